@@ -1,0 +1,91 @@
+/// The identity of a document within a ``Namespace``: one key value or several (composite key).
+///
+/// Identity is the ``canonical`` string, so the integer `42` from PostgreSQL and the string `"42"`
+/// from CouchDB name the same document. A single key's canonical form is its plain text (usable as a
+/// CouchDB `_id`); a composite key joins its parts with `|`, escaping `\` and `|` with a backslash.
+/// The typed ``components`` are kept so that a sink can write the key back with its original type.
+public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let canonical: String
+    public let components: [Value]
+
+    public init(_ components: [Value]) {
+        precondition(!components.isEmpty, "a document key needs at least one component")
+        self.components = components
+        if components.count == 1 {
+            canonical = DocumentKey.text(of: components[0])
+        } else {
+            canonical = components.map { DocumentKey.escape(DocumentKey.text(of: $0)) }.joined(separator: "|")
+        }
+    }
+
+    public init(_ single: Value) { self.init([single]) }
+
+    /// A key known only by its canonical text (e.g. read back from the ledger); components are strings.
+    public init(canonical: String, arity: Int = 1) {
+        self.canonical = canonical
+        self.components = arity <= 1 ? [.string(canonical)] : DocumentKey.split(canonical).map(Value.string)
+    }
+
+    /// Rebuilds a key from its canonical text plus the encoded typed components the ledger stores.
+    public init(canonical: String, components: [Value]) {
+        self.canonical = canonical
+        self.components = components
+    }
+
+    public var description: String { canonical }
+
+    public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { lhs.canonical == rhs.canonical }
+    public func hash(into hasher: inout Hasher) { hasher.combine(canonical) }
+    public static func < (lhs: DocumentKey, rhs: DocumentKey) -> Bool {
+        lhs.canonical.utf8.lexicographicallyPrecedes(rhs.canonical.utf8)
+    }
+
+    /// The text a key component contributes to the canonical form.
+    public static func text(of value: Value) -> String {
+        switch value {
+        case let .string(s): return s
+        case let .int(i): return String(i)
+        case let .decimal(d): return d.description
+        case let .double(d):
+            if d == d.rounded(), abs(d) < 9.0e15 { return String(Int64(d)) }
+            return "\(d)"
+        case let .bool(b): return b ? "true" : "false"
+        case let .timestamp(t): return Timestamps.iso8601(micros: t)
+        case let .bytes(b): return Base64.encode(b)
+        case .null: return ""
+        case .array, .object: return value.description
+        }
+    }
+
+    static func escape(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: "\\") }) else { return s }
+        var out = ""
+        for c in s {
+            if c == "|" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// Splits a composite canonical key into its unescaped parts.
+    public static func split(_ canonical: String) -> [String] {
+        var parts = [String]()
+        var current = ""
+        var escaped = false
+        for c in canonical {
+            if escaped {
+                current.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "|" {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        parts.append(current)
+        return parts
+    }
+}

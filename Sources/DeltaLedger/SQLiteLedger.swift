@@ -1,0 +1,190 @@
+import DeltaCore
+import SQLiteSupport
+import Synchronization
+
+/// The default ``Ledger``: one SQLite file in WAL mode, prepared statements, one transaction per
+/// batch. Thread-safe through an internal lock; every call blocks for the duration of its I/O.
+///
+/// Memory stays bounded whatever the ledger's size: states are read per document on demand and
+/// SQLite's page cache is capped by ``Options/cacheMegabytes``.
+public final class SQLiteLedger: Ledger, @unchecked Sendable {
+    /// How the ledger is opened.
+    public struct Options: Sendable {
+        /// Record every delta in the history table (DeltaDB's ALL partition).
+        public var keepHistory: Bool
+        /// `synchronous=FULL` makes each commit survive power loss, not only a process crash.
+        public var fullSync: Bool
+        public var cacheMegabytes: Int
+
+        public init(keepHistory: Bool = false, fullSync: Bool = false, cacheMegabytes: Int = 32) {
+            self.keepHistory = keepHistory
+            self.fullSync = fullSync
+            self.cacheMegabytes = cacheMegabytes
+        }
+    }
+
+    public let path: String
+    public let options: Options
+    private let connection: Mutex<Connection>
+
+    /// Opens or creates the ledger at `path` (its folder must exist).
+    public init(path: String, options: Options = Options()) throws {
+        self.path = path
+        self.options = options
+        let db: SQLiteDatabase
+        do {
+            db = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 30_000)
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.execute("PRAGMA synchronous=\(options.fullSync ? "FULL" : "NORMAL")")
+            try db.execute("PRAGMA cache_size=-\(options.cacheMegabytes * 1024)")
+            try db.execute("PRAGMA temp_store=MEMORY")
+            try db.execute(SQLiteLedgerSchema.create)
+            if let v = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'"),
+               Int(v) != SQLiteLedgerSchema.version {
+                throw LedgerError("ledger \(path) has schema version \(v), this build reads version \(SQLiteLedgerSchema.version): use a matching deltabridge or move the ledger aside")
+            }
+        } catch let error as SQLiteError {
+            throw LedgerError("cannot open ledger \(path): \(error.message) — check that the folder exists and is writable")
+        }
+        connection = Mutex(try Connection(db, keepHistory: options.keepHistory))
+    }
+
+    public func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState] {
+        try connection.withLock { c in
+            var out = [DocumentKey: DocumentState](minimumCapacity: keys.count)
+            for key in keys where out[key] == nil {
+                out[key] = try c.load(namespace, key)
+            }
+            return out
+        }
+    }
+
+    @discardableResult
+    public func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome] {
+        try connection.withLock { c in try c.commit(batch) }
+    }
+
+    public func checkpoint(pipeline: String, scope: String) throws -> Checkpoint? {
+        try connection.withLock { c in
+            let s = c.selectCheckpoint
+            defer { s.reset() }
+            try s.bind([.text(pipeline), .text(scope)])
+            return try s.step() ? Connection.checkpoint(from: s) : nil
+        }
+    }
+
+    public func checkpoints(pipeline: String) throws -> [Checkpoint] {
+        try connection.withLock { c in
+            let s = try c.db.prepare("""
+                SELECT pipeline, scope, position, clock_time, clock_counter, applied_commit_time, applied_events, updated_at, extra
+                FROM checkpoints WHERE pipeline = ? ORDER BY scope
+                """)
+            try s.bind([.text(pipeline)])
+            var out = [Checkpoint]()
+            while try s.step() { out.append(Connection.checkpoint(from: s)) }
+            return out
+        }
+    }
+
+    public func deleteCheckpoints(pipeline: String, scopePrefix: String) throws {
+        try connection.withLock { c in
+            let s = try c.db.prepare("DELETE FROM checkpoints WHERE pipeline = ? AND substr(scope, 1, length(?)) = ?")
+            try s.run([.text(pipeline), .text(scopePrefix), .text(scopePrefix)])
+        }
+    }
+
+    public func history(_ namespace: Namespace, _ key: DocumentKey) throws -> [Delta] {
+        try connection.withLock { c in
+            let s = try c.db.prepare("""
+                SELECT name, kind, value, time, counter, origin FROM history
+                WHERE ns = ? AND key = ? ORDER BY time, counter, origin, name
+                """)
+            try s.bind([.text(namespace.name), .text(key.canonical)])
+            var out = [Delta]()
+            while try s.step() {
+                let stamp = Stamp(time: s.int64(3), counter: UInt32(truncatingIfNeeded: s.int64(4)), origin: StoreID(s.text(5)))
+                let change: Delta.Change
+                switch s.int64(1) {
+                case 0: change = .set(s.text(0), try Connection.decode(s.blob(2)))
+                case 1: change = .unset(s.text(0))
+                default: change = .tombstone
+                }
+                out.append(Delta(namespace: namespace, key: key, change: change, stamp: stamp))
+            }
+            return out
+        }
+    }
+
+    public func writes(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
+        try connection.withLock { c in try c.loadWrites(store: store, namespace, key) }
+    }
+
+    public func deadLetters(pipeline: String?, limit: Int) throws -> [DeadLetter] {
+        try connection.withLock { c in
+            let s = try c.db.prepare("""
+                SELECT id, pipeline, flow, store, ns, key, reason, payload, created_at FROM dead_letters
+                WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY id DESC LIMIT ?2
+                """)
+            try s.bind([pipeline.map { .text($0) } ?? .null, .int(Int64(limit))])
+            var out = [DeadLetter]()
+            while try s.step() {
+                out.append(DeadLetter(id: s.int64(0), pipeline: s.text(1), flow: s.text(2), store: s.text(3), namespace: s.text(4),
+                                      key: s.text(5), reason: s.text(6), payload: s.text(7), createdAt: s.int64(8)))
+            }
+            return out
+        }
+    }
+
+    public func keys(_ namespace: Namespace, after: DocumentKey?, limit: Int) throws -> [DocumentKey] {
+        try connection.withLock { c in
+            let s = try c.db.prepare("""
+                SELECT DISTINCT key FROM attributes WHERE ns = ? AND key > ? ORDER BY key LIMIT ?
+                """)
+            try s.bind([.text(namespace.name), .text(after?.canonical ?? ""), .int(Int64(limit))])
+            var out = [DocumentKey]()
+            while try s.step() { out.append(DocumentKey(canonical: s.text(0))) }
+            return out
+        }
+    }
+
+    public func compactTombstones(olderThan cutoff: Int64) throws -> Int {
+        try connection.withLock { c in
+            try c.db.transaction {
+                try c.db.execute("""
+                    CREATE TEMP TABLE IF NOT EXISTS doomed(ns TEXT, key TEXT, PRIMARY KEY(ns, key)) WITHOUT ROWID;
+                    DELETE FROM doomed;
+                    """)
+                let find = try c.db.prepare("""
+                    INSERT INTO doomed(ns, key)
+                    SELECT t.ns, t.key FROM attributes t
+                    WHERE t.name = '' AND t.time < ?1
+                      AND NOT EXISTS (
+                        SELECT 1 FROM attributes a
+                        WHERE a.ns = t.ns AND a.key = t.key AND a.name <> ''
+                          AND (a.time > t.time OR (a.time = t.time AND (a.counter > t.counter
+                               OR (a.counter = t.counter AND a.origin > t.origin)))))
+                    """)
+                try find.run([.int(cutoff)])
+                let removed = c.db.changes
+                try c.db.execute("""
+                    DELETE FROM attributes WHERE (ns, key) IN (SELECT ns, key FROM doomed);
+                    DELETE FROM history WHERE (ns, key) IN (SELECT ns, key FROM doomed);
+                    DELETE FROM writes WHERE (ns, key) IN (SELECT ns, key FROM doomed);
+                    DELETE FROM doomed;
+                    """)
+                return removed
+            }
+        }
+    }
+
+    public func statistics() throws -> LedgerStatistics {
+        try connection.withLock { c in
+            LedgerStatistics(
+                documents: Int(try c.db.scalarInt("SELECT count(*) FROM (SELECT DISTINCT ns, key FROM attributes)") ?? 0),
+                attributes: Int(try c.db.scalarInt("SELECT count(*) FROM attributes WHERE name <> ''") ?? 0),
+                tombstones: Int(try c.db.scalarInt("SELECT count(*) FROM attributes WHERE name = ''") ?? 0),
+                historyEntries: Int(try c.db.scalarInt("SELECT count(*) FROM history") ?? 0),
+                deadLetters: Int(try c.db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0))
+        }
+    }
+}

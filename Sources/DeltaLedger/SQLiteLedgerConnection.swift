@@ -1,0 +1,170 @@
+import DeltaCore
+import SQLiteSupport
+
+extension SQLiteLedger {
+    /// The connection and its prepared statements; only ever used under the ledger's lock.
+    final class Connection {
+        let db: SQLiteDatabase
+        let keepHistory: Bool
+        let selectDocument: SQLiteStatement
+        let upsertAttribute: SQLiteStatement
+        let insertHistory: SQLiteStatement
+        let upsertWrite: SQLiteStatement
+        let selectWrites: SQLiteStatement
+        let upsertCheckpoint: SQLiteStatement
+        let selectCheckpoint: SQLiteStatement
+        let insertDeadLetter: SQLiteStatement
+
+        init(_ db: SQLiteDatabase, keepHistory: Bool) throws {
+            self.db = db
+            self.keepHistory = keepHistory
+            selectDocument = try db.prepare("SELECT name, value, time, counter, origin FROM attributes WHERE ns = ? AND key = ?")
+            upsertAttribute = try db.prepare("""
+                INSERT INTO attributes(ns, key, name, value, time, counter, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(ns, key, name) DO UPDATE SET value = excluded.value, time = excluded.time,
+                    counter = excluded.counter, origin = excluded.origin
+                """)
+            insertHistory = try db.prepare("""
+                INSERT OR IGNORE INTO history(ns, key, time, counter, origin, name, kind, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            upsertWrite = try db.prepare("""
+                INSERT INTO writes(store, ns, key, name, value, time, counter, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(store, ns, key, name) DO UPDATE SET value = excluded.value, time = excluded.time,
+                    counter = excluded.counter, origin = excluded.origin
+                """)
+            selectWrites = try db.prepare("SELECT name, value, time, counter, origin FROM writes WHERE store = ? AND ns = ? AND key = ?")
+            upsertCheckpoint = try db.prepare("""
+                INSERT INTO checkpoints(pipeline, scope, position, clock_time, clock_counter, applied_commit_time, applied_events, updated_at, extra)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(pipeline, scope) DO UPDATE SET position = excluded.position, clock_time = excluded.clock_time,
+                    clock_counter = excluded.clock_counter, applied_commit_time = excluded.applied_commit_time,
+                    applied_events = excluded.applied_events, updated_at = excluded.updated_at, extra = excluded.extra
+                """)
+            selectCheckpoint = try db.prepare("""
+                SELECT pipeline, scope, position, clock_time, clock_counter, applied_commit_time, applied_events, updated_at, extra
+                FROM checkpoints WHERE pipeline = ? AND scope = ?
+                """)
+            insertDeadLetter = try db.prepare("""
+                INSERT INTO dead_letters(pipeline, flow, store, ns, key, reason, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        }
+
+        static func decode(_ blob: [UInt8]) throws -> Value {
+            do {
+                return try ValueEncoding.decode(blob)
+            } catch {
+                throw LedgerError("ledger holds a value it cannot decode (\(error)); the ledger file is damaged — restore it or resync")
+            }
+        }
+
+        func load(_ namespace: Namespace, _ key: DocumentKey) throws -> DocumentState {
+            let s = selectDocument
+            defer { s.reset() }
+            try s.bind(1, namespace.name)
+            try s.bind(2, key.canonical)
+            var state = DocumentState()
+            while try s.step() {
+                let name = s.text(0)
+                let stamp = Stamp(time: s.int64(2), counter: UInt32(truncatingIfNeeded: s.int64(3)), origin: StoreID(s.text(4)))
+                if name.isEmpty {
+                    state.tombstone = stamp
+                } else {
+                    state.attributes[name] = AttributeState(value: s.isNull(1) ? nil : try Self.decode(s.blob(1)), stamp: stamp)
+                }
+            }
+            return state
+        }
+
+        func loadWrites(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
+            let s = selectWrites
+            defer { s.reset() }
+            try s.bind([.text(store.name), .text(namespace.name), .text(key.canonical)])
+            var out = [AttributeName: AttributeState]()
+            while try s.step() {
+                let stamp = Stamp(time: s.int64(2), counter: UInt32(truncatingIfNeeded: s.int64(3)), origin: StoreID(s.text(4)))
+                out[s.text(0)] = AttributeState(value: s.isNull(1) ? nil : try Self.decode(s.blob(1)), stamp: stamp)
+            }
+            return out
+        }
+
+        func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome] {
+            // Group by document, keeping first-seen order so the work is deterministic.
+            var order = [DocumentRef]()
+            var groups = [DocumentRef: [Delta]]()
+            for delta in batch.deltas {
+                let ref = DocumentRef(delta.namespace, delta.key)
+                if groups[ref] == nil { order.append(ref) }
+                groups[ref, default: []].append(delta)
+            }
+            return try db.transaction {
+                var outcomes = [DocumentRef: Merge.Outcome](minimumCapacity: order.count)
+                for ref in order {
+                    let deltas = groups[ref]!
+                    var state = try load(ref.namespace, ref.key)
+                    let outcome = Merge.merge(deltas, into: &state)
+                    outcomes[ref] = outcome
+                    for name in outcome.changedAttributes {
+                        let a = state.attributes[name]!
+                        try storeAttribute(ref, name, a.value, a.stamp)
+                    }
+                    if outcome.tombstoneChanged, let tomb = state.tombstone {
+                        try storeAttribute(ref, "", nil, tomb)
+                    }
+                    if keepHistory {
+                        for d in deltas { try storeHistory(d) }
+                    }
+                }
+                for w in batch.writes { try storeWrite(w) }
+                for c in batch.checkpoints { try storeCheckpoint(c) }
+                for d in batch.deadLetters {
+                    try insertDeadLetter.run([.text(d.pipeline), .text(d.flow), .text(d.store), .text(d.namespace), .text(d.key),
+                                              .text(d.reason), .text(d.payload), .int(d.createdAt)])
+                }
+                return outcomes
+            }
+        }
+
+        private func storeAttribute(_ ref: DocumentRef, _ name: String, _ value: Value?, _ stamp: Stamp) throws {
+            let s = upsertAttribute
+            defer { s.reset() }
+            try s.bind(1, ref.namespace.name)
+            try s.bind(2, ref.key.canonical)
+            try s.bind(3, name)
+            if let value { try s.bind(4, blob: ValueEncoding.encode(value)) } else { try s.bindNull(4) }
+            try s.bind(5, stamp.time)
+            try s.bind(6, Int64(stamp.counter))
+            try s.bind(7, stamp.origin.name)
+            try s.step()
+        }
+
+        private func storeHistory(_ d: Delta) throws {
+            let (name, kind, value): (String, Int64, StatementValue) = switch d.change {
+            case let .set(n, v): (n, 0, .blob(ValueEncoding.encode(v)))
+            case let .unset(n): (n, 1, .blob([]))
+            case .tombstone: ("", 2, .blob([]))
+            }
+            try insertHistory.run([.text(d.namespace.name), .text(d.key.canonical), .int(d.stamp.time), .int(Int64(d.stamp.counter)),
+                                   .text(d.stamp.origin.name), .text(name), .int(kind), value])
+        }
+
+        private func storeWrite(_ w: WriteRecord) throws {
+            try upsertWrite.run([.text(w.store.name), .text(w.namespace.name), .text(w.key.canonical), .text(w.attribute),
+                                 w.value.map { .blob(ValueEncoding.encode($0)) } ?? .null,
+                                 .int(w.stamp.time), .int(Int64(w.stamp.counter)), .text(w.stamp.origin.name)])
+        }
+
+        private func storeCheckpoint(_ c: Checkpoint) throws {
+            try upsertCheckpoint.run([.text(c.pipeline), .text(c.scope), .text(c.position), .int(c.clockTime), .int(Int64(c.clockCounter)),
+                                      c.appliedCommitTime.map { .int($0) } ?? .null, .int(c.appliedEvents), .int(c.updatedAt),
+                                      c.extra.map { .text($0) } ?? .null])
+        }
+
+        static func checkpoint(from s: SQLiteStatement) -> Checkpoint {
+            Checkpoint(pipeline: s.text(0), scope: s.text(1), position: s.text(2), clockTime: s.int64(3),
+                       clockCounter: UInt32(truncatingIfNeeded: s.int64(4)), appliedCommitTime: s.isNull(5) ? nil : s.int64(5),
+                       appliedEvents: s.int64(6), updatedAt: s.int64(7), extra: s.isNull(8) ? nil : s.text(8))
+        }
+    }
+}
+
+typealias StatementValue = SQLiteStatement.Binding
