@@ -9,6 +9,12 @@ let package = Package(
         .library(name: "DeltaCore", targets: ["DeltaCore"]),
         .library(name: "DeltaLedger", targets: ["DeltaLedger"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
     targets: [
         // Pure value model, stamps, clocks, deltas and merge rules. No I/O.
         .target(name: "DeltaCore"),
@@ -18,9 +24,21 @@ let package = Package(
         .target(name: "SQLiteSupport", dependencies: ["CSQLite"]),
         // The Ledger protocol and its SQLite implementation.
         .target(name: "DeltaLedger", dependencies: ["DeltaCore", "SQLiteSupport"]),
+        // The seam between engine and stores: RowChange, DocumentPatch and the connector protocols.
+        .target(name: "DeltaConnector", dependencies: ["DeltaCore"]),
+        // Pipeline files, flows and mappings, and the engine that runs them.
+        .target(name: "DeltaPipeline", dependencies: [
+            "DeltaCore", "DeltaConnector", "DeltaLedger",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Connectors: one module per store, each with source, sink, value mapping, validation and lag.
+        .target(name: "SQLiteConnector", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport"], path: "connectors/SQLite"),
         .executableTarget(name: "DeltaBench", dependencies: ["DeltaCore", "DeltaLedger"]),
 
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
+        .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
+        .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),
         // Child process for the ledger's crash-atomicity test: writes one large batch until killed.
         .executableTarget(name: "LedgerCrashChild", dependencies: ["DeltaCore", "DeltaLedger"], path: "Tests/LedgerCrashChild"),

@@ -22,8 +22,12 @@ public enum Merge {
 
     @inlinable
     static func applyAttribute(_ name: AttributeName, _ incoming: AttributeState, to state: inout DocumentState) -> Bool {
-        if let current = state.attributes[name], !incoming.beats(current) { return false }
-        state.attributes[name] = incoming
+        if let index = state.attributes.index(forKey: name) {
+            guard incoming.beats(state.attributes.values[index]) else { return false }
+            state.attributes.values[index] = incoming
+        } else {
+            state.attributes[name] = incoming
+        }
         return true
     }
 

@@ -67,6 +67,11 @@ public enum ValueEncoding {
         return value
     }
 
+    /// Decodes one value starting at `i` and advances `i` past it.
+    static func decodeValue(_ b: [UInt8], _ i: inout Int) throws(DecodingError) -> Value {
+        try decodeOne(b, &i, depth: 0)
+    }
+
     private static func decodeOne(_ b: [UInt8], _ i: inout Int, depth: Int) throws(DecodingError) -> Value {
         guard depth < 512 else { throw DecodingError(offset: i, reason: "nesting deeper than 512") }
         guard i < b.count else { throw DecodingError(offset: i, reason: "unexpected end") }

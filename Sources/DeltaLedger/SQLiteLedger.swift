@@ -138,7 +138,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     public func keys(_ namespace: Namespace, after: DocumentKey?, limit: Int) throws -> [DocumentKey] {
         try connection.withLock { c in
             let s = try c.db.prepare("""
-                SELECT DISTINCT key FROM attributes WHERE ns = ? AND key > ? ORDER BY key LIMIT ?
+                SELECT key FROM documents WHERE ns = ? AND key > ? ORDER BY key LIMIT ?
                 """)
             try s.bind([.text(namespace.name), .text(after?.canonical ?? ""), .int(Int64(limit))])
             var out = [DocumentKey]()
@@ -155,19 +155,12 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                     DELETE FROM doomed;
                     """)
                 let find = try c.db.prepare("""
-                    INSERT INTO doomed(ns, key)
-                    SELECT t.ns, t.key FROM attributes t
-                    WHERE t.name = '' AND t.time < ?1
-                      AND NOT EXISTS (
-                        SELECT 1 FROM attributes a
-                        WHERE a.ns = t.ns AND a.key = t.key AND a.name <> ''
-                          AND (a.time > t.time OR (a.time = t.time AND (a.counter > t.counter
-                               OR (a.counter = t.counter AND a.origin > t.origin)))))
+                    INSERT INTO doomed(ns, key) SELECT ns, key FROM documents WHERE alive = 0 AND tombstone_time < ?
                     """)
                 try find.run([.int(cutoff)])
                 let removed = c.db.changes
                 try c.db.execute("""
-                    DELETE FROM attributes WHERE (ns, key) IN (SELECT ns, key FROM doomed);
+                    DELETE FROM documents WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM history WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM writes WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM doomed;
@@ -180,9 +173,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     public func statistics() throws -> LedgerStatistics {
         try connection.withLock { c in
             LedgerStatistics(
-                documents: Int(try c.db.scalarInt("SELECT count(*) FROM (SELECT DISTINCT ns, key FROM attributes)") ?? 0),
-                attributes: Int(try c.db.scalarInt("SELECT count(*) FROM attributes WHERE name <> ''") ?? 0),
-                tombstones: Int(try c.db.scalarInt("SELECT count(*) FROM attributes WHERE name = ''") ?? 0),
+                documents: Int(try c.db.scalarInt("SELECT count(*) FROM documents") ?? 0),
+                attributes: Int(try c.db.scalarInt("SELECT coalesce(sum(attribute_count), 0) FROM documents") ?? 0),
+                tombstones: Int(try c.db.scalarInt("SELECT count(*) FROM documents WHERE tombstone_time IS NOT NULL") ?? 0),
                 historyEntries: Int(try c.db.scalarInt("SELECT count(*) FROM history") ?? 0),
                 deadLetters: Int(try c.db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0))
         }

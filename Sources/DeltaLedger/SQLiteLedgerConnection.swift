@@ -7,7 +7,7 @@ extension SQLiteLedger {
         let db: SQLiteDatabase
         let keepHistory: Bool
         let selectDocument: SQLiteStatement
-        let upsertAttribute: SQLiteStatement
+        let upsertDocument: SQLiteStatement
         let insertHistory: SQLiteStatement
         let upsertWrite: SQLiteStatement
         let selectWrites: SQLiteStatement
@@ -18,11 +18,11 @@ extension SQLiteLedger {
         init(_ db: SQLiteDatabase, keepHistory: Bool) throws {
             self.db = db
             self.keepHistory = keepHistory
-            selectDocument = try db.prepare("SELECT name, value, time, counter, origin FROM attributes WHERE ns = ? AND key = ?")
-            upsertAttribute = try db.prepare("""
-                INSERT INTO attributes(ns, key, name, value, time, counter, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(ns, key, name) DO UPDATE SET value = excluded.value, time = excluded.time,
-                    counter = excluded.counter, origin = excluded.origin
+            selectDocument = try db.prepare("SELECT state FROM documents WHERE ns = ? AND key = ?")
+            upsertDocument = try db.prepare("""
+                INSERT INTO documents(ns, key, state, alive, tombstone_time, attribute_count) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(ns, key) DO UPDATE SET state = excluded.state, alive = excluded.alive,
+                    tombstone_time = excluded.tombstone_time, attribute_count = excluded.attribute_count
                 """)
             insertHistory = try db.prepare("""
                 INSERT OR IGNORE INTO history(ns, key, time, counter, origin, name, kind, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -62,17 +62,12 @@ extension SQLiteLedger {
             defer { s.reset() }
             try s.bind(1, namespace.name)
             try s.bind(2, key.canonical)
-            var state = DocumentState()
-            while try s.step() {
-                let name = s.text(0)
-                let stamp = Stamp(time: s.int64(2), counter: UInt32(truncatingIfNeeded: s.int64(3)), origin: StoreID(s.text(4)))
-                if name.isEmpty {
-                    state.tombstone = stamp
-                } else {
-                    state.attributes[name] = AttributeState(value: s.isNull(1) ? nil : try Self.decode(s.blob(1)), stamp: stamp)
-                }
+            guard try s.step() else { return DocumentState() }
+            do {
+                return try DocumentStateEncoding.decode(s.blob(0))
+            } catch {
+                throw LedgerError("ledger holds a document it cannot decode (\(namespace)/\(key): \(error)); the ledger file is damaged — restore it or resync")
             }
-            return state
         }
 
         func loadWrites(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
@@ -103,12 +98,8 @@ extension SQLiteLedger {
                     var state = try load(ref.namespace, ref.key)
                     let outcome = Merge.merge(deltas, into: &state)
                     outcomes[ref] = outcome
-                    for name in outcome.changedAttributes {
-                        let a = state.attributes[name]!
-                        try storeAttribute(ref, name, a.value, a.stamp)
-                    }
-                    if outcome.tombstoneChanged, let tomb = state.tombstone {
-                        try storeAttribute(ref, "", nil, tomb)
+                    if !outcome.changedAttributes.isEmpty || outcome.tombstoneChanged {
+                        try storeDocument(ref, state)
                     }
                     if keepHistory {
                         for d in deltas { try storeHistory(d) }
@@ -124,16 +115,15 @@ extension SQLiteLedger {
             }
         }
 
-        private func storeAttribute(_ ref: DocumentRef, _ name: String, _ value: Value?, _ stamp: Stamp) throws {
-            let s = upsertAttribute
+        private func storeDocument(_ ref: DocumentRef, _ state: DocumentState) throws {
+            let s = upsertDocument
             defer { s.reset() }
             try s.bind(1, ref.namespace.name)
             try s.bind(2, ref.key.canonical)
-            try s.bind(3, name)
-            if let value { try s.bind(4, blob: ValueEncoding.encode(value)) } else { try s.bindNull(4) }
-            try s.bind(5, stamp.time)
-            try s.bind(6, Int64(stamp.counter))
-            try s.bind(7, stamp.origin.name)
+            try s.bind(3, blob: DocumentStateEncoding.encode(state))
+            try s.bind(4, state.isAlive ? 1 : 0)
+            if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
+            try s.bind(6, Int64(state.attributes.count))
             try s.step()
         }
 

@@ -1,8 +1,10 @@
 /// The SQLite ledger's schema, version 1.
 ///
-/// One row per attribute version in `attributes`, keyed by (namespace, canonical key, name); the
-/// document tombstone is the row whose name is `''`. `value` holds the canonical encoding of a
-/// ``DeltaCore/Value`` and is NULL for an unset attribute or a tombstone.
+/// One row per document in `documents`, keyed by (namespace, canonical key): `state` is the
+/// ``DeltaCore/DocumentStateEncoding`` of its ``DeltaCore/DocumentState`` (every attribute's latest
+/// value and stamp, and the tombstone); `alive`, `tombstone_time` and `attribute_count` are derived
+/// from it for compaction and statistics. Write records and history keep one row per attribute,
+/// with values in ``DeltaCore/ValueEncoding`` (NULL for unset).
 enum SQLiteLedgerSchema {
     static let version = 1
 
@@ -11,17 +13,16 @@ enum SQLiteLedgerSchema {
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS attributes(
+    CREATE TABLE IF NOT EXISTS documents(
         ns TEXT NOT NULL,
         key TEXT NOT NULL,
-        name TEXT NOT NULL,
-        value BLOB,
-        time INTEGER NOT NULL,
-        counter INTEGER NOT NULL,
-        origin TEXT NOT NULL,
-        PRIMARY KEY (ns, key, name)
+        state BLOB NOT NULL,
+        alive INTEGER NOT NULL,
+        tombstone_time INTEGER,
+        attribute_count INTEGER NOT NULL,
+        PRIMARY KEY (ns, key)
     ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS tombstones_by_time ON attributes(time) WHERE name = '';
+    CREATE INDEX IF NOT EXISTS dead_documents ON documents(tombstone_time) WHERE alive = 0;
     CREATE TABLE IF NOT EXISTS history(
         ns TEXT NOT NULL,
         key TEXT NOT NULL,

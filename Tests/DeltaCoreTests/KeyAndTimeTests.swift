@@ -139,6 +139,8 @@ import Testing
         #expect(Timestamps.days(fromCivil: 1, 1, 1) == -719_162)
         #expect(Self.minMicros == -62_135_596_800_000_000)
         #expect(Self.maxMicros == 253_402_300_799_999_999)
+        #expect(Timestamps.parseISO8601("2024-02-29") == 1_709_164_800_000_000)
+        #expect(Timestamps.parseISO8601("2000-02-29T23:59:59.999999Z") == 951_868_799_999_999)
     }
 
     @Test(arguments: [
@@ -188,6 +190,24 @@ import Testing
         }
     }
 
+    /// Years 0 and below (proleptic Gregorian, astronomical numbering: 0000 is 1 BC and a leap year).
+    /// Outside the 1…9999 range sources use, but the calendar arithmetic must stay exact there too.
+    @Test func iso8601RoundTripsBeforeYearOne() throws {
+        #expect(Timestamps.days(fromCivil: 0, 1, 1) == -719_528)
+        #expect(Timestamps.days(fromCivil: 0, 3, 1) == -719_468)
+        #expect(Timestamps.days(fromCivil: -1, 3, 1) == -719_834)
+        #expect(Timestamps.iso8601(micros: -62_135_596_800_000_001) == "0000-12-31T23:59:59.999999Z")
+        #expect(Timestamps.parseISO8601("0000-02-29T00:00:00Z") == -719_469 * 86_400_000_000)
+        #expect(Timestamps.iso8601(micros: -719_469 * 86_400_000_000) == "0000-02-29T00:00:00Z")
+        #expect(Timestamps.iso8601(micros: -719_835 * 86_400_000_000) == "-0001-02-28T00:00:00Z")
+        let lowest = Timestamps.days(fromCivil: -9999, 1, 1) * 86_400_000_000
+        forEachRandomCase(1000) { c in
+            let micros = c.rng.int64(lowest ... Self.minMicros)
+            let text = Timestamps.iso8601(micros: micros)
+            try #require(Timestamps.parseISO8601(text) == micros, "\(c.replay): \(micros) → \(text)")
+        }
+    }
+
     /// `text` with its trailing Z replaced by an offset; the local time is shifted to match.
     static func withOffset(_ micros: Int64, minutes: Int64, colon: Bool) -> String {
         let local = Timestamps.iso8601(micros: micros + minutes * 60_000_000)
@@ -231,6 +251,13 @@ import Testing
     ])
     func invalidTimestampsAreRejected(text: String) {
         #expect(Timestamps.parseISO8601(text) == nil, "\(text.debugDescription)")
+    }
+
+    /// Days past the end of their month are not dates: "2023-02-29" must not silently become March 1
+    /// (the parser only checks 1…31 and lets the day arithmetic roll over into the next month).
+    @Test(arguments: ["2023-02-29", "2024-02-30", "2024-04-31", "2100-02-29T00:00:00Z", "2024-06-31T12:00:00+02:00"])
+    func impossibleCalendarDatesAreRejected(text: String) {
+        #expect(Timestamps.parseISO8601(text) == nil, "\(text.debugDescription) parsed as \(Timestamps.parseISO8601(text).map { Timestamps.iso8601(micros: $0) } ?? "nil")")
     }
 }
 

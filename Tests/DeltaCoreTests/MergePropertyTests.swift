@@ -164,7 +164,11 @@ private func deliver(_ sequence: [Delta], into states: inout [DocID: DocumentSta
         let batch = sequence[i..<min(sequence.count, i + n)]
         i += n
         if r.chance(0.2) {
-            for d in batch { Merge.apply(d.change, stamp: d.stamp, to: &states[DocID(d), default: .unknown]) }
+            for d in batch {
+                let before = states[DocID(d)] ?? .unknown
+                let changed = Merge.apply(d.change, stamp: d.stamp, to: &states[DocID(d), default: .unknown])
+                try #require(changed == (states[DocID(d)]! != before), "\(replay): apply(\(d)) returned \(changed) on \(before)")
+            }
             continue
         }
         var byDoc = [DocID: [Delta]]()

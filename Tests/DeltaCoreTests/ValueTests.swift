@@ -1,6 +1,12 @@
 import Testing
 @testable import DeltaCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 private func enc(_ v: Value) -> [UInt8] { ValueEncoding.encode(v) }
 
 private func sign(_ x: Int) -> Int { x == 0 ? 0 : (x < 0 ? -1 : 1) }
@@ -70,6 +76,20 @@ private func dec(_ text: String) -> ExactDecimal { ExactDecimal(text)! }
             try #require(equal == (Value.compare(a, b) == 0), "\(c.replay): == is \(equal) but compare is \(Value.compare(a, b))\n a = \(a)\n b = \(b)")
             if equal { try #require(a.hashValue == b.hashValue, "\(c.replay): equal values hash differently\n a = \(a)\n b = \(b)") }
         }
+    }
+
+    @Test func distinctValuesRarelyShareAHash() {
+        // Not required by Hashable, but a hash that ignores part of a value would make the ledger's
+        // dictionaries and sets degrade; distinct random values should almost never collide.
+        var r = SplitMix64(seed: Seeds.base)
+        var byEncoding = [[UInt8]: Int]()
+        for _ in 0..<3000 {
+            let v = r.chance(0.5) ? Value.string(Gen.string(&r, maxPieces: 8)) : Gen.value(&r, depth: 2)
+            byEncoding[enc(v)] = v.hashValue
+        }
+        let distinctHashes = Set(byEncoding.values).count
+        #expect(Double(distinctHashes) >= Double(byEncoding.count) * 0.99,
+                "seed \(Seeds.base): \(byEncoding.count) distinct values share only \(distinctHashes) hashes")
     }
 
     @Test func objectKeyOrderDoesNotMatter() throws {
@@ -214,14 +234,20 @@ private func dec(_ text: String) -> ExactDecimal { ExactDecimal(text)! }
         }
     }
 
-    @Test func deepNestingIsRejectedWithoutCrashing() throws {
-        // 100 000 nested one-element arrays: the decoder must refuse past its limit, not overflow the stack.
-        let depth = 100_000
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(depth * 2 + 1)
-        for _ in 0..<depth { bytes += [9, 1] }
-        bytes.append(0)
-        #expect(throws: ValueEncoding.DecodingError.self) { try ValueEncoding.decode(bytes) }
+    @Test func deepNestingIsRejectedWithoutCrashing() async throws {
+        // 100 000 nested one-element arrays: the decoder must refuse past its limit, not overflow the
+        // stack. Run in a child process so that a stack overflow fails this test, not the whole run.
+        await #expect(processExitsWith: .success) {
+            let depth = 100_000
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(depth * 2 + 1)
+            for _ in 0..<depth { bytes += [9, 1] }
+            bytes.append(0)
+            do {
+                _ = try ValueEncoding.decode(bytes)
+                exit(3) // accepted: also a failure
+            } catch {}
+        }
         // Within the limit it decodes.
         var ok = [UInt8]()
         for _ in 0..<100 { ok += [9, 1] }
@@ -335,7 +361,6 @@ private func dec(_ text: String) -> ExactDecimal { ExactDecimal(text)! }
             }
             // Sorting a shuffled copy gives the same sequence of encodings (the order is total).
             let again = c.rng.shuffled(list).sorted { Value.compare($0, $1) < 0 }
-            try #require(again.map { Value.compare($0, $0) } == again.map { _ in 0 }, "\(c.replay)")
             try #require(zip(sorted, again).allSatisfy { Value.compare($0, $1) == 0 }, "\(c.replay): order depends on input order")
         }
     }

@@ -1,0 +1,68 @@
+// deltabridge-bench: prints throughput and memory figures against the project's targets.
+// No assertion fails on a slow run; the figures are for reading and for the issue notes.
+//
+//   swift run -c release deltabridge-bench core [--documents N] [--merge-deltas N] [--dir PATH]
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+usage: deltabridge-bench <suite> [options]
+
+suites:
+  core    merge throughput (in memory), SQLite ledger apply throughput (on disk), peak RSS
+
+options:
+  --documents N      documents for the ledger run (default 1000000, × 8 attributes)
+  --merge-deltas N   deltas for the merge run (default 8000000)
+  --dir PATH         folder for temporary files (default /tmp)
+
+example:
+  swift run -c release deltabridge-bench core
+"""
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let suite = args.first, !suite.hasPrefix("-") else {
+    print(usage)
+    exit(args.contains("--help") || args.contains("-h") ? 0 : 2)
+}
+args.removeFirst()
+var options = [String: String]()
+while let flag = args.first {
+    args.removeFirst()
+    guard flag.hasPrefix("--"), let value = args.first else {
+        print("deltabridge-bench: unexpected argument \(flag)\n\n\(usage)")
+        exit(2)
+    }
+    args.removeFirst()
+    options[String(flag.dropFirst(2))] = value
+}
+
+@MainActor
+func intOption(_ name: String, _ fallback: Int) -> Int {
+    guard let text = options[name] else { return fallback }
+    guard let n = Int(String(text.filter { $0 != "_" })), n > 0 else {
+        print("deltabridge-bench: --\(name) needs a positive whole number, got \(text)")
+        exit(2)
+    }
+    return n
+}
+
+do {
+    switch suite {
+    case "core":
+        var bench = CoreBenchmark()
+        bench.documents = intOption("documents", bench.documents)
+        bench.mergeDeltas = intOption("merge-deltas", bench.mergeDeltas)
+        bench.directory = options["dir"] ?? bench.directory
+        let figures = try bench.run()
+        print("\nresults (core):")
+        figures.forEach { $0.print() }
+    default:
+        print("deltabridge-bench: unknown suite \(suite)\n\n\(usage)")
+        exit(2)
+    }
+} catch {
+    print("deltabridge-bench: \(error)")
+    exit(1)
+}

@@ -1,0 +1,16 @@
+/// A store's table or collection as a flow maps it: its name, key attributes and type hints.
+///
+/// Attribute names are the store's own. Invariant: `keyAttributes` is non-empty.
+public struct CollectionSpec: Sendable, Hashable {
+    public var name: String
+    public var keyAttributes: [String]
+    /// Text attributes that hold JSON and are exchanged as objects/arrays (e.g. a SQLite TEXT column).
+    public var jsonAttributes: Set<String>
+
+    public init(name: String, keyAttributes: [String], jsonAttributes: Set<String> = []) {
+        precondition(!keyAttributes.isEmpty, "a collection needs key attributes")
+        self.name = name
+        self.keyAttributes = keyAttributes
+        self.jsonAttributes = jsonAttributes
+    }
+}
