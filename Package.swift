@@ -5,6 +5,7 @@ let package = Package(
     name: "DeltaBridge",
     platforms: [.macOS(.v14)],
     products: [
+        .executable(name: "deltabridge", targets: ["DeltaBridgeCLI"]),
         .executable(name: "deltabridge-bench", targets: ["DeltaBench"]),
         .library(name: "DeltaCore", targets: ["DeltaCore"]),
         .library(name: "DeltaLedger", targets: ["DeltaLedger"]),
@@ -34,11 +35,22 @@ let package = Package(
         ]),
         // Connectors: one module per store, each with source, sink, value mapping, validation and lag.
         .target(name: "SQLiteConnector", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport"], path: "connectors/SQLite"),
+        // PostgreSQL: libpq (Debian: libpq-dev) and the pgoutput logical replication protocol.
+        .systemLibrary(name: "CLibPQ", path: "connectors/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "PostgresConnector", dependencies: ["DeltaCore", "DeltaConnector", "CLibPQ"], path: "connectors/Postgres"),
+        // The `deltabridge` command.
+        .executableTarget(name: "DeltaBridgeCLI", dependencies: [
+            "DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline", "SQLiteConnector",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "DeltaBench", dependencies: ["DeltaCore", "DeltaLedger"]),
 
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
         .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
+        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),
         // Child process for the ledger's crash-atomicity test: writes one large batch until killed.
         .executableTarget(name: "LedgerCrashChild", dependencies: ["DeltaCore", "DeltaLedger"], path: "Tests/LedgerCrashChild"),

@@ -41,6 +41,10 @@ public protocol SinkConnector: AnyObject, Sendable {
     /// and is retried; a permanently bad document is reported as ``PatchResult/rejected(_:)``.
     func apply(_ patches: [DocumentPatch]) async throws -> [PatchResult]
 
+    /// Tells the sink the collections it will write (with their key and JSON attributes) before
+    /// the first ``apply(_:)``.
+    func prepare(collections: [CollectionSpec]) async throws
+
     /// Reads the current content of documents (for two-way guards and CouchDB-style re-merges);
     /// nil for a missing document. Results in the order of `keys`.
     func read(_ collection: CollectionSpec, keys: [[String: Value]]) async throws -> [[String: Value]?]
@@ -105,4 +109,13 @@ public struct ConnectorError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+}
+
+/// A source whose change log lives in the store and may be trimmed once the engine has
+/// checkpointed past it (the SQLite connector's trigger-fed table).
+public protocol ChangeLogPruning: AnyObject, Sendable {
+    /// Deletes log entries at or before `position`; called only after that position is durable.
+    /// Returns how many entries were removed.
+    @discardableResult
+    func prune(upTo position: String) async throws -> Int
 }

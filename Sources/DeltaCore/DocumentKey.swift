@@ -34,8 +34,8 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public var description: String { canonical }
 
-    public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { lhs.canonical == rhs.canonical }
-    public func hash(into hasher: inout Hasher) { hasher.combine(canonical) }
+    public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { lhs.canonical.utf8.elementsEqual(rhs.canonical.utf8) }
+    public func hash(into hasher: inout Hasher) { hashBytes(canonical, into: &hasher) }
     public static func < (lhs: DocumentKey, rhs: DocumentKey) -> Bool {
         lhs.canonical.utf8.lexicographicallyPrecedes(rhs.canonical.utf8)
     }
@@ -59,33 +59,41 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
 
     static func escape(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: "\\") }) else { return s }
-        var out = ""
-        for c in s {
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
             if c == "|" || c == "\\" { out.append("\\") }
             out.append(c)
         }
-        return out
+        return String(out)
     }
 
-    /// Splits a composite canonical key into its unescaped parts.
+    /// Splits a composite canonical key into its unescaped parts (by Unicode scalars, so a
+    /// separator followed by a combining mark still separates).
     public static func split(_ canonical: String) -> [String] {
         var parts = [String]()
-        var current = ""
+        var current = String.UnicodeScalarView()
         var escaped = false
-        for c in canonical {
+        for c in canonical.unicodeScalars {
             if escaped {
                 current.append(c)
                 escaped = false
             } else if c == "\\" {
                 escaped = true
             } else if c == "|" {
-                parts.append(current)
-                current = ""
+                parts.append(String(current))
+                current = String.UnicodeScalarView()
             } else {
                 current.append(c)
             }
         }
-        parts.append(current)
+        parts.append(String(current))
         return parts
     }
+}
+
+/// Hashes a string by its UTF-8 bytes, consistent with byte-wise equality.
+@inlinable
+func hashBytes(_ s: String, into hasher: inout Hasher) {
+    var copy = s
+    copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
 }

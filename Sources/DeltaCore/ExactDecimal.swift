@@ -33,25 +33,26 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         var seenPoint = false
         var seenDigit = false
         var exponent = 0
-        var idx = s.startIndex
-        while idx < s.endIndex {
-            let c = s[idx]
-            if c >= "0" && c <= "9" {
-                mantissa.append(c)
+        let bytes = Array(s.utf8)
+        var idx = 0
+        while idx < bytes.count {
+            let c = bytes[idx]
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                mantissa.unicodeScalars.append(Unicode.Scalar(c))
                 seenDigit = true
                 if seenPoint { fractionDigits += 1 }
-            } else if c == "." && !seenPoint {
+            } else if c == UInt8(ascii: ".") && !seenPoint {
                 seenPoint = true
-            } else if c == "e" || c == "E" {
-                let rest = s[s.index(after: idx)...]
-                guard let e = Int(rest), rest.count <= 9 else { return nil }
+            } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+                let rest = bytes[(idx + 1)...]
+                // At most 18 characters: any exponent that fits, with room to add the digit count.
+                guard rest.count <= 18, let e = Int(String(decoding: rest, as: UTF8.self)) else { return nil }
                 exponent = e
-                idx = s.endIndex
                 break
             } else {
                 return nil
             }
-            idx = s.index(after: idx)
+            idx += 1
         }
         guard seenDigit else { return nil }
         self.init(negative: negative, rawDigits: mantissa, exponent: exponent - fractionDigits)

@@ -13,6 +13,10 @@ public struct StoreID: Sendable, Hashable, Comparable, CustomStringConvertible, 
     public static func < (lhs: StoreID, rhs: StoreID) -> Bool {
         lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
     }
+
+    /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).
+    public static func == (lhs: StoreID, rhs: StoreID) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+    public func hash(into hasher: inout Hasher) { hashBytes(name, into: &hasher) }
 }
 
 /// A logical collection of documents shared by the stores of a flow (e.g. `customers`).
@@ -29,6 +33,10 @@ public struct Namespace: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func < (lhs: Namespace, rhs: Namespace) -> Bool {
         lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
     }
+
+    /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).
+    public static func == (lhs: Namespace, rhs: Namespace) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+    public func hash(into hasher: inout Hasher) { hashBytes(name, into: &hasher) }
 }
 
 /// An attribute (column, field) name after the pipeline's renames. Never empty: the ledger reserves

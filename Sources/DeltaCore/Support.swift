@@ -109,7 +109,7 @@ public enum Timestamps {
         if i < b.count, b[i] == UInt8(ascii: "-") { negativeYear = true; i += 1 }
         guard var year = num(4), expect("-"), let month = num(2), expect("-"), let day = num(2) else { return nil }
         if negativeYear { year = -year }
-        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month) else { return nil }
         var micros: Int64 = 0
         if i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") {
             i += 1
@@ -146,6 +146,14 @@ public enum Timestamps {
         }
         guard i == b.count else { return nil }
         return days(fromCivil: year, month, day) * 86_400_000_000 + micros
+    }
+
+    static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     private static func pad(_ v: Int64, _ width: Int) -> String {

@@ -72,9 +72,13 @@ extension Value: Equatable {
         case let (.timestamp(a), .timestamp(b)): return a == b
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
+            // Keys compare by their UTF-8 bytes, like strings (a Swift dictionary lookup would
+            // treat canonically equivalent spellings as one key).
             guard a.count == b.count else { return false }
-            for (k, v) in a {
-                guard let w = b[k], v == w else { return false }
+            let ka = a.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let kb = b.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (x, y) in zip(ka, kb) {
+                guard x.utf8.elementsEqual(y.utf8), a[x]! == b[y]! else { return false }
             }
             return true
         default: return false

@@ -1,0 +1,205 @@
+import DeltaConnector
+import DeltaCore
+import DeltaLedger
+import Logging
+
+/// Processes one batch of one source of a flow: normalise against the ledger, merge, plan,
+/// apply to the targets, then commit deltas, write records and the checkpoint together.
+///
+/// Invariant: the checkpoint is committed only after every target applied (or refused) its
+/// patches and in the same ledger transaction as the batch's deltas (DESIGN §1).
+struct BatchProcessor {
+    let pipeline: String
+    let flow: FlowConfig
+    let source: StoreID
+    let ledger: any Ledger
+    let ledgerWorker: BlockingWorker
+    let sinks: [StoreID: any SinkConnector]
+    let logger: Logger
+
+    /// What a processed batch did.
+    struct Result: Sendable {
+        var deltas = 0
+        var patchesApplied = 0
+        var guardsFailed = 0
+        var rejected = 0
+        var clamped = 0
+    }
+
+    /// Processes `changes`; `checkpoint` (already carrying the new position) is completed with the
+    /// clock state and counters and committed with the batch.
+    func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64) async throws -> Result {
+        var result = Result()
+        // 1. Route changes to their collection mapping and document.
+        struct Routed {
+            let change: RowChange
+            let mappingIndex: Int
+            let ref: DocumentRef
+        }
+        var routed = [Routed]()
+        routed.reserveCapacity(changes.count)
+        var deadLetters = [DeadLetter]()
+        var keysByNamespace = [Namespace: [DocumentKey]]()
+        let mappings = flow.collections
+        var mappingByCollection = [String: Int]()
+        for (i, m) in mappings.enumerated() {
+            if let sm = m.mapping(for: source) { mappingByCollection[sm.spec.name] = i }
+        }
+        for change in changes {
+            guard let index = mappingByCollection[change.collection] else { continue }
+            let m = mappings[index]
+            let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
+            guard let key = normalizer.key(of: change) else {
+                deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: m.namespace.name, key: "",
+                                              reason: "change in \(change.collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
+                                              payload: String(describing: change.attributes), createdAt: now))
+                continue
+            }
+            routed.append(Routed(change: change, mappingIndex: index, ref: DocumentRef(m.namespace, key)))
+            keysByNamespace[m.namespace, default: []].append(key)
+        }
+
+        // 2. Read the ledger's state of every document in the batch.
+        let ledger = self.ledger
+        let source = self.source
+        let twoWay = flow.direction.isTwoWay
+        let targets = flow.direction.targets(of: source).filter { $0 != source }
+        let toLoad = keysByNamespace
+        let refs = Array(Set(routed.map(\.ref)))
+        let (loaded, writesLoaded) = try await ledgerWorker.run { () throws -> ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]]) in
+            var states = [DocumentRef: DocumentState]()
+            for (ns, keys) in toLoad {
+                for (k, s) in try ledger.states(ns, keys) { states[DocumentRef(ns, k)] = s }
+            }
+            var writes = [StoreID: [DocumentRef: [AttributeName: AttributeState]]]()
+            if twoWay {
+                for store in targets + [source] {
+                    var perDoc = [DocumentRef: [AttributeName: AttributeState]]()
+                    for ref in refs {
+                        let w = try ledger.writes(store: store, ref.namespace, ref.key)
+                        if !w.isEmpty { perDoc[ref] = w }
+                    }
+                    writes[store] = perDoc
+                }
+            } else {
+                var perDoc = [DocumentRef: [AttributeName: AttributeState]]()
+                for ref in refs {
+                    let w = try ledger.writes(store: source, ref.namespace, ref.key)
+                    if !w.isEmpty { perDoc[ref] = w }
+                }
+                writes[source] = perDoc
+            }
+            return (states, writes)
+        }
+
+        // 3. Normalise and merge in source order.
+        var working = loaded
+        var order = [DocumentRef]()
+        var seen = Set<DocumentRef>()
+        var observed = [DocumentRef: (image: [AttributeName: Value]?, full: Bool, deleted: Bool)]()
+        var mappingOf = [DocumentRef: Int]()
+        var deltas = [Delta]()
+        var writeUpdates = [WriteRecord]()
+        var maxCommitTime: Int64?
+        for r in routed {
+            let m = mappings[r.mappingIndex]
+            let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
+            if let t = r.change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+            if r.change.isEcho {
+                // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
+                // this store are stamped after what the bridge wrote here.
+                let written = writesLoaded[source]?[r.ref] ?? [:]
+                if let newest = written.values.map(\.stamp).max() { clock.observe(newest) }
+                for (name, value) in normalizer.logicalImage(of: r.change) {
+                    if let w = written[name], w.value != value {
+                        writeUpdates.append(WriteRecord(store: source, namespace: r.ref.namespace, key: r.ref.key, attribute: name, value: value, stamp: w.stamp))
+                    }
+                }
+                continue
+            }
+            let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: r.change), now: now)
+            if issued.clamped {
+                result.clamped += 1
+                logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
+                               metadata: ["flow": "\(flow.name)", "document": "\(r.ref)"])
+            }
+            var state = working[r.ref] ?? DocumentState()
+            let ds = normalizer.deltas(for: r.change, namespace: r.ref.namespace, key: r.ref.key, state: state, stamp: issued.stamp)
+            for d in ds { Merge.apply(d.change, stamp: d.stamp, to: &state) }
+            working[r.ref] = state
+            deltas += ds
+            if seen.insert(r.ref).inserted { order.append(r.ref) }
+            mappingOf[r.ref] = r.mappingIndex
+            if r.change.operation == .delete {
+                observed[r.ref] = (nil, false, true)
+            } else {
+                var image = normalizer.logicalImage(of: r.change)
+                if r.change.image == .partial, var previous = observed[r.ref]?.image {
+                    for (k, v) in image { previous[k] = v }
+                    image = previous
+                }
+                observed[r.ref] = (image, r.change.image == .full, false)
+            }
+        }
+        result.deltas = deltas.count
+
+        // 4. Plan the patches of every target (and write-backs to the source in two-way flows).
+        var planned = [PlannedPatch]()
+        for ref in order {
+            let m = mappings[mappingOf[ref]!]
+            let planner = Planner(flow: flow, mapping: m)
+            let o = observed[ref]
+            let change = Planner.DocumentChange(ref: ref, before: loaded[ref] ?? DocumentState(), after: working[ref] ?? DocumentState(),
+                                                observed: o?.image, observedIsFull: o?.full ?? false, observedDeleted: o?.deleted ?? false)
+            planned += planner.patches(for: change, from: source) { store in writesLoaded[store]?[ref] ?? [:] }
+        }
+
+        // 5. Apply per target, targets in parallel.
+        var byTarget = [StoreID: [PlannedPatch]]()
+        for p in planned { byTarget[p.target, default: []].append(p) }
+        var writes = writeUpdates
+        let sinks = self.sinks
+        let outcomes = try await withThrowingTaskGroup(of: (StoreID, [PlannedPatch], [PatchResult]).self) { group in
+            for (target, patches) in byTarget {
+                guard let sink = sinks[target] else { continue }
+                group.addTask { (target, patches, try await sink.apply(patches.map(\.patch))) }
+            }
+            var all = [(StoreID, [PlannedPatch], [PatchResult])]()
+            for try await r in group { all.append(r) }
+            return all
+        }
+        for (target, patches, results) in outcomes {
+            for (p, r) in zip(patches, results) {
+                switch r {
+                case .applied:
+                    result.patchesApplied += 1
+                    writes += p.writes
+                case .guardFailed:
+                    result.guardsFailed += 1
+                    logger.debug("guard failed: \(target) has a newer local edit of \(p.ref); it will arrive through its own stream")
+                case let .rejected(reason):
+                    result.rejected += 1
+                    logger.error("dead letter: \(target) refused \(p.ref): \(reason)", metadata: ["flow": "\(flow.name)"])
+                    deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: target.name, namespace: p.ref.namespace.name,
+                                                  key: p.ref.key.canonical, reason: reason, payload: String(describing: p.patch.action), createdAt: now))
+                }
+            }
+        }
+
+        // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
+        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters)
+        if var c = checkpoint {
+            c.clockTime = clock.lastTime
+            c.clockCounter = clock.lastCounter
+            if let t = maxCommitTime { c.appliedCommitTime = t }
+            c.appliedEvents += Int64(changes.count)
+            c.updatedAt = now
+            batch.checkpoints = [c]
+        }
+        let toCommit = batch
+        if !toCommit.isEmpty {
+            try await ledgerWorker.run { try ledger.commit(toCommit) }
+        }
+        return result
+    }
+}

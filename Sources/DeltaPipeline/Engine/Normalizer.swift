@@ -1,0 +1,90 @@
+import DeltaConnector
+import DeltaCore
+
+/// Turns one store's ``RowChange``s into attribute deltas by diffing them against the ledger's
+/// state: a row image with one changed column yields one delta, an identical image none.
+///
+/// Invariants: attribute names leave it logical (renamed, filtered by include/exclude); every
+/// delta of one change carries the same stamp; attributes known unchanged (TOAST) never change.
+struct Normalizer {
+    let mapping: CollectionMapping
+    let storeMapping: StoreMapping
+
+    /// The document key of a change, from the store's key attributes; nil when one is missing.
+    func key(of change: RowChange) -> DocumentKey? {
+        var parts = [Value]()
+        parts.reserveCapacity(storeMapping.spec.keyAttributes.count)
+        for name in storeMapping.spec.keyAttributes {
+            guard let v = change.attributes[name], v != .null else { return nil }
+            parts.append(v)
+        }
+        return DocumentKey(parts)
+    }
+
+    /// The change's attributes in logical names, without those the mapping excludes.
+    func logicalImage(of change: RowChange) -> [AttributeName: Value] {
+        var out = [AttributeName: Value](minimumCapacity: change.attributes.count)
+        for (name, value) in change.attributes {
+            let logical = storeMapping.logicalName(name)
+            if mapping.admits(logical) { out[logical] = value }
+        }
+        return out
+    }
+
+    /// The source time of a change: the mapping's time attribute when it has a usable value,
+    /// else the store's commit time (nil: the engine uses the time of observation).
+    func sourceTime(of change: RowChange) -> Int64? {
+        if let attribute = storeMapping.timeAttribute, let v = change.attributes[attribute], let t = Normalizer.micros(from: v) {
+            return t
+        }
+        return change.commitTime
+    }
+
+    /// Reads a time from a value: timestamps as they are, ISO-8601 text, and numbers as Unix
+    /// seconds, milliseconds or microseconds by magnitude.
+    static func micros(from value: Value) -> Int64? {
+        switch value {
+        case let .timestamp(t): return t
+        case let .string(s): return Timestamps.parseISO8601(s)
+        case let .int(i):
+            let magnitude = i.magnitude
+            if magnitude < 100_000_000_000 { return i &* 1_000_000 }
+            if magnitude < 100_000_000_000_000 { return i &* 1_000 }
+            return i
+        case let .double(d) where d.isFinite && abs(d) < 1e11: return Int64(d * 1_000_000)
+        default: return nil
+        }
+    }
+
+    /// The deltas that bring `state` to what `change` reports, all stamped `stamp`.
+    func deltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState, stamp: Stamp) -> [Delta] {
+        func delta(_ c: Delta.Change) -> Delta { Delta(namespace: namespace, key: key, change: c, stamp: stamp) }
+        switch change.operation {
+        case .delete:
+            if state.tombstone != nil && !state.isAlive { return [] }
+            return [delta(.tombstone)]
+        case .upsert:
+            let alive = state.isAlive
+            let image = logicalImage(of: change)
+            var out = [Delta]()
+            for (name, value) in image {
+                if !alive || state.attributes[name]?.value != value { out.append(delta(.set(name, value))) }
+            }
+            var unchanged = Set<AttributeName>()
+            for name in change.unchanged { unchanged.insert(storeMapping.logicalName(name)) }
+            switch change.image {
+            case .full:
+                for (name, attribute) in state.attributes where attribute.value != nil && image[name] == nil && !unchanged.contains(name) {
+                    out.append(delta(.unset(name)))
+                }
+            case .partial:
+                for storeName in change.removed {
+                    let name = storeMapping.logicalName(storeName)
+                    guard mapping.admits(name), image[name] == nil else { continue }
+                    if state.attributes[name]?.value != nil || !alive { out.append(delta(.unset(name))) }
+                }
+            }
+            return out
+        }
+    }
+}

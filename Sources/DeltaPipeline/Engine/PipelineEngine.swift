@@ -1,0 +1,307 @@
+import DeltaConnector
+import DeltaCore
+import DeltaLedger
+import Foundation
+import Logging
+
+/// Runs every flow of one pipeline: for each source a snapshot, then its change stream, each
+/// batch processed under one gate so that batches plan against committed ledger state.
+///
+/// Invariants: a source resumes from its last committed checkpoint (never from "now"); a
+/// transient failure of one store retries that source with backoff while other sources go on;
+/// a permanent failure stops only the flow it belongs to, with the reason in its status.
+public final class PipelineEngine: Sendable {
+    public let config: PipelineConfig
+    let ledger: any Ledger
+    let ledgerWorker = BlockingWorker(label: "ledger")
+    let sinks: [StoreID: any SinkConnector]
+    let sources: [String: any SourceConnector]
+    let gate = AsyncGate()
+    let logger: Logger
+    /// Sources whose store no other flow reads, so their change log may be pruned after checkpoints.
+    let prunable: Set<String>
+
+    /// Totals of a ``runOnce(maxRounds:)`` call.
+    public struct Summary: Sendable, Equatable {
+        public var events = 0
+        public var deltas = 0
+        public var patchesApplied = 0
+        public var guardsFailed = 0
+        public var deadLetters = 0
+        public var rounds = 0
+        public var stoppedFlows: [String] = []
+    }
+
+    public init(config: PipelineConfig, registry: ConnectorRegistry, logger: Logger, ledger: (any Ledger)? = nil) throws {
+        self.config = config
+        self.logger = logger
+        if let ledger {
+            self.ledger = ledger
+        } else {
+            try FileManager.default.createDirectory(atPath: (config.ledgerPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            self.ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: config.options.history))
+        }
+        var sinks = [StoreID: any SinkConnector]()
+        var sources = [String: any SourceConnector]()
+        for flow in config.flows {
+            for store in flow.direction.stores {
+                guard let settings = config.store(store) else {
+                    throw ConnectorError(.permanent, "\(flow.location): flow '\(flow.name)' names store '\(store)' which is not defined — add it under stores:")
+                }
+                let factory = try registry.factory(for: settings)
+                if flow.direction.sources.contains(store) {
+                    sources[PipelineEngine.scope(flow, store)] = try factory.makeSource(settings)
+                }
+                let needsSink = flow.direction.isTwoWay || flow.direction.stores.contains { flow.direction.targets(of: $0).contains(store) }
+                if needsSink, sinks[store] == nil { sinks[store] = try factory.makeSink(settings) }
+            }
+        }
+        self.sinks = sinks
+        self.sources = sources
+        var readers = [StoreID: Int]()
+        for flow in config.flows { for s in flow.direction.sources { readers[s, default: 0] += 1 } }
+        self.prunable = Set(config.flows.flatMap { flow in
+            flow.direction.sources.filter { readers[$0] == 1 }.map { PipelineEngine.scope(flow, $0) }
+        })
+    }
+
+    /// Tells every sink the collections it writes (key and JSON attributes) before the first batch.
+    func prepareSinks() async throws {
+        var specs = [StoreID: [CollectionSpec]]()
+        for flow in config.flows {
+            for store in flow.direction.stores {
+                specs[store, default: []] += flow.collections.compactMap { $0.mapping(for: store)?.spec }
+            }
+        }
+        for (store, sink) in sinks { try await sink.prepare(collections: specs[store] ?? []) }
+    }
+
+    static func scope(_ flow: FlowConfig, _ store: StoreID) -> String { "\(flow.name)/\(store.name)" }
+
+    static func nowMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+    }
+
+    /// Catches every flow up and returns: snapshots what has none, streams each source until it
+    /// has caught up, and repeats while a round still wrote something (two-way write-backs).
+    public func runOnce(maxRounds: Int = 10) async throws -> Summary {
+        var summary = Summary()
+        try await prepareSinks()
+        var stopped = Set<String>()
+        for round in 1...maxRounds {
+            summary.rounds = round
+            var roundPatches = 0
+            for flow in config.flows where !stopped.contains(flow.name) {
+                for source in flow.direction.sources {
+                    do {
+                        let r = try await runSource(flow, source, follow: false, maxAttempts: 6)
+                        summary.events += r.events
+                        summary.deltas += r.deltas
+                        summary.patchesApplied += r.patchesApplied
+                        summary.guardsFailed += r.guardsFailed
+                        summary.deadLetters += r.rejected
+                        roundPatches += r.patchesApplied
+                    } catch let error as ConnectorError where error.kind != .transient {
+                        stopped.insert(flow.name)
+                        summary.stoppedFlows.append("\(flow.name): \(error.message)")
+                        break
+                    }
+                }
+            }
+            if roundPatches == 0 { break }
+        }
+        return summary
+    }
+
+    /// Runs every source of every flow until the task is cancelled (SIGINT/SIGTERM drain: the
+    /// batch in progress completes and is checkpointed, then the sources stop).
+    public func run() async throws {
+        try await prepareSinks()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for flow in config.flows {
+                for source in flow.direction.sources {
+                    group.addTask {
+                        do {
+                            _ = try await self.runSource(flow, source, follow: true, maxAttempts: nil)
+                        } catch let error as ConnectorError where error.kind != .transient {
+                            self.logger.error("flow \(flow.name) stopped: \(error.message)")
+                        } catch is CancellationError {
+                            return
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Totals for one source run.
+    struct SourceRun {
+        var events = 0
+        var deltas = 0
+        var patchesApplied = 0
+        var guardsFailed = 0
+        var rejected = 0
+    }
+
+    /// Runs one source: retries transient errors with exponential backoff (0.2 s doubling to
+    /// 30 s); `maxAttempts` nil retries forever.
+    func runSource(_ flow: FlowConfig, _ store: StoreID, follow: Bool, maxAttempts: Int?) async throws -> SourceRun {
+        var attempt = 0
+        var delay: UInt64 = 200_000_000
+        while true {
+            do {
+                let r = try await streamSource(flow, store, follow: follow)
+                if attempt > 0 { try await setStatus(flow, store) { $0.state = .running; $0.reason = nil } }
+                return r
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as ConnectorError where error.kind != .transient {
+                logger.error("\(flow.name)/\(store): \(error.message)")
+                try? await setStatus(flow, store) { $0.state = .stopped; $0.reason = error.message }
+                throw error
+            } catch let error as LedgerError {
+                try? await setStatus(flow, store) { $0.state = .stopped; $0.reason = error.message }
+                throw ConnectorError(.permanent, error.message)
+            } catch {
+                attempt += 1
+                let reason = String(describing: error)
+                if let maxAttempts, attempt >= maxAttempts {
+                    try? await setStatus(flow, store) { $0.state = .stopped; $0.reason = reason }
+                    throw ConnectorError(.permanent, "\(flow.name)/\(store) gave up after \(attempt) attempts: \(reason)")
+                }
+                logger.warning("\(flow.name)/\(store): \(reason) — retrying in \(Double(delay) / 1e9) s")
+                try? await setStatus(flow, store) { $0.state = .retrying; $0.reason = reason }
+                try await Task.sleep(nanoseconds: delay)
+                delay = min(delay * 2, 30_000_000_000)
+            }
+        }
+    }
+
+    private func loadCheckpoint(_ flow: FlowConfig, _ store: StoreID) async throws -> Checkpoint? {
+        let ledger = self.ledger
+        let pipeline = config.name
+        let scope = PipelineEngine.scope(flow, store)
+        return try await ledgerWorker.run { try ledger.checkpoint(pipeline: pipeline, scope: scope) }
+    }
+
+    /// Updates the status JSON of a source's checkpoint (creating an empty checkpoint if needed).
+    func setStatus(_ flow: FlowConfig, _ store: StoreID, _ change: @Sendable (inout FlowStatus) -> Void) async throws {
+        var checkpoint = try await loadCheckpoint(flow, store)
+            ?? Checkpoint(pipeline: config.name, scope: PipelineEngine.scope(flow, store), position: "", updatedAt: PipelineEngine.nowMicros())
+        var status = FlowStatus(json: checkpoint.extra)
+        change(&status)
+        checkpoint.extra = status.json
+        let ledger = self.ledger
+        let c = checkpoint
+        try await ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+    }
+
+    private func specs(_ flow: FlowConfig, _ store: StoreID) -> [CollectionSpec] {
+        flow.collections.compactMap { $0.mapping(for: store)?.spec }
+    }
+
+    private func streamSource(_ flow: FlowConfig, _ store: StoreID, follow: Bool) async throws -> SourceRun {
+        let scope = PipelineEngine.scope(flow, store)
+        guard let source = sources[scope] else { return SourceRun() }
+        let processor = BatchProcessor(pipeline: config.name, flow: flow, source: store, ledger: ledger, ledgerWorker: ledgerWorker,
+                                       sinks: sinks, logger: logger)
+        var checkpoint = try await loadCheckpoint(flow, store)
+            ?? Checkpoint(pipeline: config.name, scope: scope, position: "", updatedAt: PipelineEngine.nowMicros())
+        var clock = HybridClock(origin: store, maxClockSkew: config.options.maxClockSkew,
+                                lastTime: checkpoint.clockTime, lastCounter: checkpoint.clockCounter)
+        var run = SourceRun()
+        var status = FlowStatus(json: checkpoint.extra)
+        status.state = .running
+        status.reason = nil
+        let collections = specs(flow, store)
+
+        func record(_ r: BatchProcessor.Result, events: Int) {
+            run.events += events
+            run.deltas += r.deltas
+            run.patchesApplied += r.patchesApplied
+            run.guardsFailed += r.guardsFailed
+            run.rejected += r.rejected
+        }
+
+        if checkpoint.position.isEmpty {
+            // Snapshot: rows as of one instant, then stream from that instant's position.
+            logger.info("\(scope): snapshot of \(collections.map(\.name).joined(separator: ", "))")
+            let reader = try await source.beginSnapshot(of: collections)
+            do {
+                var total: Int64 = 0
+                for c in collections { total += Int64(try await reader.estimatedCount(c) ?? 0) }
+                status.phase = .snapshot
+                status.snapshotDone = 0
+                status.snapshotTotal = total
+                for collection in collections {
+                    var cursor: String?
+                    repeat {
+                        let chunk = try await reader.read(collection, after: cursor, limit: config.options.batchSize)
+                        cursor = chunk.cursor
+                        status.snapshotDone += Int64(chunk.rows.count)
+                        var c = checkpoint
+                        c.extra = status.json
+                        let commit = c
+                        let r = try await gate.withGate { [clock] in
+                            var clk = clock
+                            let r = try await processor.process(chunk.rows, clock: &clk, checkpoint: commit, now: PipelineEngine.nowMicros())
+                            return (r, clk)
+                        }
+                        clock = r.1
+                        checkpoint.clockTime = clock.lastTime
+                        checkpoint.clockCounter = clock.lastCounter
+                        checkpoint.appliedEvents += Int64(chunk.rows.count)
+                        record(r.0, events: chunk.rows.count)
+                    } while cursor != nil
+                }
+                checkpoint.position = reader.position
+                await reader.close()
+            } catch {
+                await reader.close()
+                throw error
+            }
+            status.phase = .streaming
+            checkpoint.extra = status.json
+            let ledger = self.ledger
+            let c = checkpoint
+            try await ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+            logger.info("\(scope): snapshot done (\(status.snapshotDone) rows), streaming from \(checkpoint.position)")
+        }
+
+        status.phase = .streaming
+        var windowStart = Date()
+        var windowEvents = 0
+        for try await batch in source.changes(of: collections, after: checkpoint.position, follow: follow) {
+            try Task.checkCancellation()
+            var c = checkpoint
+            c.position = batch.position
+            windowEvents += batch.changes.count
+            let elapsed = Date().timeIntervalSince(windowStart)
+            if elapsed >= 1 {
+                status.eventsPerSecond = Double(windowEvents) / elapsed
+                windowStart = Date()
+                windowEvents = 0
+            }
+            c.extra = status.json
+            let commit = c
+            let r = try await gate.withGate { [clock] in
+                var clk = clock
+                let r = try await processor.process(batch.changes, clock: &clk, checkpoint: commit, now: PipelineEngine.nowMicros())
+                return (r, clk)
+            }
+            clock = r.1
+            checkpoint = commit
+            checkpoint.clockTime = clock.lastTime
+            checkpoint.clockCounter = clock.lastCounter
+            checkpoint.appliedEvents += Int64(batch.changes.count)
+            record(r.0, events: batch.changes.count)
+            if prunable.contains(scope), let pruning = source as? any ChangeLogPruning {
+                try await pruning.prune(upTo: batch.position)
+            }
+        }
+        return run
+    }
+}

@@ -1,0 +1,151 @@
+import DeltaConnector
+import DeltaCore
+import DeltaLedger
+
+/// A patch for one target store with the write records to keep if the store applies it.
+struct PlannedPatch: Sendable {
+    var target: StoreID
+    var ref: DocumentRef
+    var patch: DocumentPatch
+    var writes: [WriteRecord]
+}
+
+/// Decides what each store of a flow must be told after a batch changed the ledger's state of a
+/// document, and — in two-way flows — with which guard (rule 8).
+///
+/// Invariants: patches carry the store's own attribute names and only admitted attributes; a
+/// two-way patch always carries the guard of what the ledger believes the target holds; a
+/// source whose own change lost is told the winner (write-back), so stores converge (rule 10).
+struct Planner {
+    let flow: FlowConfig
+    let mapping: CollectionMapping
+
+    /// What one batch did to one document, as the planner needs it.
+    struct DocumentChange {
+        var ref: DocumentRef
+        var before: DocumentState
+        var after: DocumentState
+        /// The source's last report of the document (logical names), nil for a delete or an echo.
+        var observed: [AttributeName: Value]?
+        var observedIsFull: Bool
+        var observedDeleted: Bool
+    }
+
+    func patches(for change: DocumentChange, from source: StoreID, writesOf: (StoreID) -> [AttributeName: AttributeState]) -> [PlannedPatch] {
+        var out = [PlannedPatch]()
+        let before = change.before
+        let after = change.after
+        let wasAlive = before.isAlive
+        let isAlive = after.isAlive
+        var changed = [AttributeName]()
+        for (name, state) in after.attributes where before.attributes[name] != state && mapping.admits(name) { changed.append(name) }
+        changed.sort()
+
+        for target in flow.direction.targets(of: source) where target != source {
+            guard let storeMapping = mapping.mapping(for: target) else { continue }
+            let guardOn = flow.direction.isTwoWay
+            let known = guardOn ? writesOf(target) : [:]
+            func believed(_ name: AttributeName) -> Value? {
+                guard wasAlive, let attribute = before.attributes[name] else { return nil }
+                if let w = known[name], w.stamp == attribute.stamp { return w.value }
+                return attribute.value
+            }
+            switch (wasAlive, isAlive) {
+            case (false, true):
+                let content = after.liveValues.filter { mapping.admits($0.key) }
+                let expected: [AttributeName: Value?]? = guardOn ? Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, nil) }) : nil
+                out.append(plan(target, storeMapping, change.ref, .replace(rename(content, storeMapping)), expected: expected,
+                                writes: after.attributes.filter { mapping.admits($0.key) }))
+            case (true, true):
+                guard !changed.isEmpty else { continue }
+                var set = [String: Value]()
+                var unset = [String]()
+                var expected = [String: Value?]()
+                var records = [AttributeName: AttributeState]()
+                for name in changed {
+                    let a = after.attributes[name]!
+                    let storeName = storeMapping.storeName(name)
+                    if let v = a.value { set[storeName] = v } else { unset.append(storeName) }
+                    expected[storeName] = believed(name)
+                    records[name] = a
+                }
+                out.append(plan(target, storeMapping, change.ref, .upsert(set: set, unset: unset.sorted()), expected: guardOn ? expected : nil, writes: records))
+            case (true, false):
+                var expected = [String: Value?]()
+                for (name, a) in before.attributes where a.value != nil && mapping.admits(name) {
+                    expected[storeMapping.storeName(name)] = believed(name)
+                }
+                var p = plan(target, storeMapping, change.ref, .delete, expected: guardOn ? expected : nil, writes: [:])
+                if let tomb = after.tombstone {
+                    p.writes.append(WriteRecord(store: target, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
+                }
+                out.append(p)
+            case (false, false):
+                continue
+            }
+        }
+        if flow.direction.isTwoWay, let p = writeBack(change, to: source) { out.append(p) }
+        return out
+    }
+
+    /// When the source reported a document that differs from the ledger's winner, the source must
+    /// be told the winner, guarded by what it reported.
+    private func writeBack(_ change: DocumentChange, to source: StoreID) -> PlannedPatch? {
+        guard let storeMapping = mapping.mapping(for: source) else { return nil }
+        let after = change.after
+        if change.observedDeleted {
+            guard after.isAlive else { return nil }
+            let content = after.liveValues.filter { mapping.admits($0.key) }
+            let expected = Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, Value?.none) })
+            return plan(source, storeMapping, change.ref, .replace(rename(content, storeMapping)), expected: expected,
+                        writes: after.attributes.filter { mapping.admits($0.key) })
+        }
+        guard let observed = change.observed else { return nil }
+        if !after.isAlive {
+            let expected = Dictionary(uniqueKeysWithValues: observed.map { (storeMapping.storeName($0.key), Value?.some($0.value)) })
+            var p = plan(source, storeMapping, change.ref, .delete, expected: expected, writes: [:])
+            if let tomb = after.tombstone {
+                p.writes.append(WriteRecord(store: source, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
+            }
+            return p
+        }
+        var set = [String: Value]()
+        var unset = [String]()
+        var expected = [String: Value?]()
+        var records = [AttributeName: AttributeState]()
+        var names = Set(observed.keys)
+        if change.observedIsFull {
+            for (name, a) in after.attributes where a.value != nil && mapping.admits(name) { names.insert(name) }
+        }
+        for name in names.sorted() {
+            let winner = after.attributes[name]
+            let held = observed[name]
+            guard winner?.value != held, let winner else { continue }
+            let storeName = storeMapping.storeName(name)
+            if let v = winner.value { set[storeName] = v } else { unset.append(storeName) }
+            expected[storeName] = held
+            records[name] = winner
+        }
+        guard !set.isEmpty || !unset.isEmpty else { return nil }
+        return plan(source, storeMapping, change.ref, .upsert(set: set, unset: unset), expected: expected, writes: records)
+    }
+
+    private func rename(_ content: [AttributeName: Value], _ storeMapping: StoreMapping) -> [String: Value] {
+        var out = [String: Value](minimumCapacity: content.count)
+        for (name, value) in content { out[storeMapping.storeName(name)] = value }
+        return out
+    }
+
+    private func plan(_ target: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef, _ action: DocumentPatch.Action,
+                      expected: [String: Value?]?, writes: [AttributeName: AttributeState]) -> PlannedPatch {
+        var key = [String: Value]()
+        for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
+            key[name] = ref.key.components[i]
+        }
+        let patch = DocumentPatch(collection: storeMapping.spec.name, key: key, action: action, expected: expected)
+        let records = writes.map { name, a in
+            WriteRecord(store: target, namespace: ref.namespace, key: ref.key, attribute: name, value: a.value, stamp: a.stamp)
+        }
+        return PlannedPatch(target: target, ref: ref, patch: patch, writes: records)
+    }
+}

@@ -1,0 +1,288 @@
+import DeltaCore
+
+/// A strict RFC 8259 JSON parser and a serializer, between PostgreSQL `json`/`jsonb` text and `Value`.
+/// Invariant: parsing never traps and never rounds a number; `parse(serialize(v))` is `v` up to number kinds.
+public enum PostgresJSON {
+    /// Why a text is not JSON: the byte offset and what was expected there.
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var offset: Int
+        public var message: String
+
+        public var description: String { "invalid JSON at byte \(offset): \(message)" }
+    }
+
+    /// The deepest nesting of arrays and objects accepted.
+    public static let maximumDepth = 512
+
+    /// Parses one JSON text (any value at the top, surrounded by optional whitespace).
+    ///
+    /// Numbers: integers that fit `Int64` become `.int`; other numbers `.double` when the double's shortest
+    /// text denotes exactly the same number, else `.decimal` (so `12345678901234567890` and
+    /// `0.1000000000000000000001` stay exact). Duplicate object keys keep the last value, as `jsonb` does.
+    /// Nesting deeper than ``maximumDepth`` is an error.
+    public static func parse(_ text: String) throws(ParseError) -> Value {
+        var p = Parser(bytes: Array(text.utf8))
+        p.skipWhitespace()
+        let v = try p.value(depth: 0)
+        p.skipWhitespace()
+        guard p.i == p.bytes.count else { throw p.error("unexpected text after the JSON value") }
+        return v
+    }
+
+    /// The `Value` of a JSON number literal (`-12`, `1.5e3`), by the rules above; nil if it is not one.
+    public static func number(_ literal: String) -> Value? {
+        var p = Parser(bytes: Array(literal.utf8))
+        guard let v = try? p.number(), p.i == p.bytes.count else { return nil }
+        return v
+    }
+
+    /// JSON text of a value, objects with keys sorted by their UTF-8 bytes. JSON has no bytes or timestamps:
+    /// `.bytes` become a base64 string and `.timestamp` an ISO-8601 string (`2024-03-01T12:00:00Z`).
+    /// Non-finite numbers cannot be held; with `forJSONB`, neither can the NUL character.
+    public static func serialize(_ value: Value, forJSONB: Bool = false) throws(PgValueMappingError) -> String {
+        var out = ""
+        try write(value, to: &out, jsonb: forJSONB)
+        return out
+    }
+
+    private static func write(_ value: Value, to out: inout String, jsonb: Bool) throws(PgValueMappingError) {
+        switch value {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .int(i): out += String(i)
+        case let .double(d):
+            guard d.isFinite else { throw PgValueMappingError("JSON cannot hold the number \(d)") }
+            out += "\(d)"
+        case let .decimal(d):
+            guard isFiniteDecimal(d) else {
+                throw PgValueMappingError("JSON cannot hold the number \(d)")
+            }
+            out += d.description
+        case let .string(s): try quote(s, to: &out, jsonb: jsonb)
+        case let .bytes(b): out += "\"" + Base64.encode(b) + "\""
+        case let .timestamp(t): out += "\"" + Timestamps.iso8601(micros: t) + "\""
+        case let .array(a):
+            out += "["
+            for (n, element) in a.enumerated() {
+                if n > 0 { out += "," }
+                try write(element, to: &out, jsonb: jsonb)
+            }
+            out += "]"
+        case let .object(o):
+            out += "{"
+            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (n, key) in keys.enumerated() {
+                if n > 0 { out += "," }
+                try quote(key, to: &out, jsonb: jsonb)
+                out += ":"
+                try write(o[key]!, to: &out, jsonb: jsonb)
+            }
+            out += "}"
+        }
+    }
+
+    private static func isFiniteDecimal(_ d: ExactDecimal) -> Bool {
+        let s = d.description
+        return s != "NaN" && s != "Infinity" && s != "-Infinity"
+    }
+
+    private static func quote(_ s: String, to out: inout String, jsonb: Bool) throws(PgValueMappingError) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case let c where c.value < 0x20:
+                if c.value == 0 && jsonb { throw PgValueMappingError("jsonb cannot hold the NUL character (\\u0000)") }
+                let hex = String(c.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var i = 0
+
+        func error(_ message: String) -> ParseError { ParseError(offset: i, message: message) }
+
+        var current: UInt8? { i < bytes.count ? bytes[i] : nil }
+
+        mutating func skipWhitespace() {
+            while let c = current, c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { i += 1 }
+        }
+
+        mutating func literal(_ word: String, _ v: Value) throws(ParseError) -> Value {
+            let w = word.utf8
+            guard bytes.count - i >= w.count, bytes[i..<(i + w.count)].elementsEqual(w) else { throw error("expected \(word)") }
+            i += w.count
+            return v
+        }
+
+        mutating func value(depth: Int) throws(ParseError) -> Value {
+            guard let c = current else { throw error("expected a value, found the end") }
+            switch c {
+            case UInt8(ascii: "{"): return try object(depth: depth + 1)
+            case UInt8(ascii: "["): return try array(depth: depth + 1)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): return try literal("true", .bool(true))
+            case UInt8(ascii: "f"): return try literal("false", .bool(false))
+            case UInt8(ascii: "n"): return try literal("null", .null)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+            default: throw error("expected a value")
+            }
+        }
+
+        mutating func array(depth: Int) throws(ParseError) -> Value {
+            guard depth <= PostgresJSON.maximumDepth else { throw error("nested deeper than \(PostgresJSON.maximumDepth)") }
+            i += 1
+            var items: [Value] = []
+            skipWhitespace()
+            if current == UInt8(ascii: "]") { i += 1; return .array(items) }
+            while true {
+                skipWhitespace()
+                items.append(try value(depth: depth))
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): i += 1
+                case UInt8(ascii: "]"): i += 1; return .array(items)
+                default: throw error("expected ',' or ']'")
+                }
+            }
+        }
+
+        mutating func object(depth: Int) throws(ParseError) -> Value {
+            guard depth <= PostgresJSON.maximumDepth else { throw error("nested deeper than \(PostgresJSON.maximumDepth)") }
+            i += 1
+            var members: [String: Value] = [:]
+            skipWhitespace()
+            if current == UInt8(ascii: "}") { i += 1; return .object(members) }
+            while true {
+                skipWhitespace()
+                guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let key = try string()
+                skipWhitespace()
+                guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
+                i += 1
+                skipWhitespace()
+                members[key] = try value(depth: depth)
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): i += 1
+                case UInt8(ascii: "}"): i += 1; return .object(members)
+                default: throw error("expected ',' or '}'")
+                }
+            }
+        }
+
+        mutating func hex4() throws(ParseError) -> UInt32 {
+            guard bytes.count - i >= 4 else { throw error("expected 4 hex digits") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[i]
+                let d: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
+                default: throw error("expected a hex digit")
+                }
+                v = v << 4 | UInt32(d)
+                i += 1
+            }
+            return v
+        }
+
+        mutating func string() throws(ParseError) -> String {
+            i += 1
+            var out: [UInt8] = []
+            while true {
+                guard let c = current else { throw error("unterminated string") }
+                switch c {
+                case UInt8(ascii: "\""):
+                    i += 1
+                    return String(decoding: out, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    i += 1
+                    guard let e = current else { throw error("unterminated escape") }
+                    i += 1
+                    switch e {
+                    case UInt8(ascii: "\""): out.append(0x22)
+                    case UInt8(ascii: "\\"): out.append(0x5C)
+                    case UInt8(ascii: "/"): out.append(0x2F)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        var code = try hex4()
+                        if (0xD800...0xDBFF).contains(code) {
+                            guard bytes.count - i >= 2, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                                throw error("unpaired UTF-16 surrogate")
+                            }
+                            i += 2
+                            let low = try hex4()
+                            guard (0xDC00...0xDFFF).contains(low) else { throw error("unpaired UTF-16 surrogate") }
+                            code = 0x10000 + (code - 0xD800) << 10 + (low - 0xDC00)
+                        } else if (0xDC00...0xDFFF).contains(code) {
+                            throw error("unpaired UTF-16 surrogate")
+                        }
+                        guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
+                        out.append(contentsOf: Array(String(scalar).utf8))
+                    default:
+                        i -= 1
+                        throw error("invalid escape")
+                    }
+                case 0..<0x20:
+                    throw error("control character in string")
+                default:
+                    out.append(c)
+                    i += 1
+                }
+            }
+        }
+
+        mutating func digits() -> Int {
+            let start = i
+            while let c = current, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { i += 1 }
+            return i - start
+        }
+
+        mutating func number() throws(ParseError) -> Value {
+            let start = i
+            if current == UInt8(ascii: "-") { i += 1 }
+            if current == UInt8(ascii: "0") {
+                i += 1
+            } else {
+                guard digits() > 0 else { throw error("expected a digit") }
+            }
+            var integral = true
+            if current == UInt8(ascii: ".") {
+                i += 1
+                integral = false
+                guard digits() > 0 else { throw error("expected a digit after '.'") }
+            }
+            if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+                i += 1
+                integral = false
+                if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { i += 1 }
+                guard digits() > 0 else { throw error("expected an exponent") }
+            }
+            let text = String(decoding: bytes[start..<i], as: UTF8.self)
+            if integral, let n = Int64(text) { return .int(n) }
+            guard let exact = ExactDecimal(text) else { throw error("number out of range") }
+            if let d = Double(text), d.isFinite, ExactDecimal(d.description) == exact {
+                return .double(d)
+            }
+            return .decimal(exact)
+        }
+    }
+}

@@ -1,0 +1,182 @@
+/// PostgreSQL timestamp text (DateStyle ISO: `2024-02-29 23:59:59.123456+05:30`, `0044-03-15 00:00:00 BC`,
+/// `infinity`) to and from Unix microseconds, and PostgreSQL's own epoch (2000-01-01).
+///
+/// Invariant: `parse(format(t)) == t` for every representable `t`; `infinity` and `-infinity` are
+/// `Int64.max` and `Int64.min`. Dates are proleptic Gregorian, as in PostgreSQL.
+public enum PostgresTimestamp {
+    /// Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch for wire timestamps.
+    public static let postgresEpochOffsetMicros: Int64 = 946_684_800_000_000
+    /// The earliest timestamp PostgreSQL accepts, 4714-11-24 00:00:00 BC, in Unix µs.
+    public static let minimumMicros: Int64 = -210_866_803_200_000_000
+
+    /// Unix µs from µs since 2000-01-01; nil on overflow.
+    public static func unixMicros(fromPostgres micros: Int64) -> Int64? {
+        let (v, overflow) = micros.addingReportingOverflow(postgresEpochOffsetMicros)
+        return overflow ? nil : v
+    }
+
+    /// Parses a timestamp as PostgreSQL prints it with DateStyle ISO, with or without a UTC offset (`+00`,
+    /// `-03:30`, `+05:53:28`, `Z`), fractional seconds, a ` BC` suffix, or a `T` separator. Text without an
+    /// offset is taken as UTC (a `timestamp without time zone`). Returns Unix µs, or nil.
+    public static func parse(_ text: some StringProtocol) -> Int64? {
+        switch String(text) {
+        case "infinity", "+infinity": return Int64.max
+        case "-infinity": return Int64.min
+        default: break
+        }
+        var p = Scanner(Array(text.utf8))
+        guard let year = p.number(minDigits: 1, maxDigits: 9), p.skip("-"),
+              let month = p.number(minDigits: 2, maxDigits: 2), p.skip("-"),
+              let day = p.number(minDigits: 2, maxDigits: 2) else { return nil }
+        var timeOfDay: Int64 = 0
+        var offsetSeconds: Int64 = 0
+        if p.skip(" ") || p.skip("T") {
+            guard let hh = p.number(minDigits: 2, maxDigits: 2), p.skip(":"),
+                  let mm = p.number(minDigits: 2, maxDigits: 2) else { return nil }
+            var ss: Int64 = 0
+            var frac: Int64 = 0
+            if p.skip(":") {
+                guard let s = p.number(minDigits: 2, maxDigits: 2) else { return nil }
+                ss = s
+                if p.skip(".") {
+                    var digits = 0
+                    while let d = p.digit() {
+                        if digits < 6 { frac = frac * 10 + d }
+                        digits += 1
+                    }
+                    guard digits > 0 else { return nil }
+                    for _ in min(digits, 6)..<6 { frac *= 10 }
+                }
+            }
+            guard hh < 24 || (hh == 24 && mm == 0 && ss == 0 && frac == 0), mm < 60, ss <= 60 else { return nil }
+            timeOfDay = ((hh * 60 + mm) * 60 + ss) * 1_000_000 + frac
+            if p.skip("Z") {
+                offsetSeconds = 0
+            } else if let sign: Int64 = p.skip("+") ? 1 : (p.skip("-") ? -1 : nil) {
+                guard let oh = p.number(minDigits: 2, maxDigits: 2), oh <= 15 else { return nil }
+                var om: Int64 = 0
+                var os: Int64 = 0
+                let colon = p.skip(":")
+                if let m = p.number(minDigits: 2, maxDigits: 2) {
+                    om = m
+                    if (colon ? p.skip(":") : true), let s = p.number(minDigits: 2, maxDigits: 2) { os = s }
+                } else if colon {
+                    return nil
+                }
+                guard om < 60, os < 60 else { return nil }
+                offsetSeconds = sign * (oh * 3600 + om * 60 + os)
+            }
+        }
+        var astronomicalYear = year
+        if p.skip(" BC") {
+            guard year >= 1 else { return nil }
+            astronomicalYear = 1 - year
+        }
+        guard p.atEnd, (1...12).contains(month), day >= 1, day <= daysInMonth(astronomicalYear, month) else { return nil }
+        let days = days(fromCivil: astronomicalYear, month, day)
+        let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
+        let (local, o2) = dayMicros.addingReportingOverflow(timeOfDay)
+        let (utc, o3) = local.subtractingReportingOverflow(offsetSeconds * 1_000_000)
+        guard !o1, !o2, !o3, utc != Int64.max, utc != Int64.min else { return nil }
+        return utc
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC, fractional digits without trailing zeros, then `+00` when
+    /// `withOffset`, then ` BC` for years before 1; `infinity` / `-infinity` for `Int64.max` / `Int64.min`.
+    public static func format(_ micros: Int64, withOffset: Bool = true) -> String {
+        if micros == Int64.max { return "infinity" }
+        if micros == Int64.min { return "-infinity" }
+        let (days, microsOfDay) = floorDivide(micros, 86_400_000_000)
+        let (y, m, d) = civil(fromDays: days)
+        let seconds = microsOfDay / 1_000_000
+        let frac = microsOfDay % 1_000_000
+        var out = pad(y <= 0 ? 1 - y : y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + " "
+            + pad(seconds / 3600, 2) + ":" + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2)
+        if frac != 0 {
+            var f = pad(frac, 6)
+            while f.last == "0" { f.removeLast() }
+            out += "." + f
+        }
+        if withOffset { out += "+00" }
+        if y <= 0 { out += " BC" }
+        return out
+    }
+
+    /// The UTC calendar date of `micros`, `YYYY-MM-DD` (with ` BC` before year 1), as PostgreSQL prints `date`.
+    public static func formatDate(_ micros: Int64) -> String {
+        let (days, _) = floorDivide(micros, 86_400_000_000)
+        let (y, m, d) = civil(fromDays: days)
+        return pad(y <= 0 ? 1 - y : y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + (y <= 0 ? " BC" : "")
+    }
+
+    private struct Scanner {
+        let b: [UInt8]
+        var i = 0
+        init(_ b: [UInt8]) { self.b = b }
+        var atEnd: Bool { i == b.count }
+
+        mutating func digit() -> Int64? {
+            guard i < b.count, b[i] >= 48, b[i] <= 57 else { return nil }
+            defer { i += 1 }
+            return Int64(b[i] - 48)
+        }
+
+        mutating func number(minDigits: Int, maxDigits: Int) -> Int64? {
+            let start = i
+            var v: Int64 = 0
+            while i - start < maxDigits, let d = digit() { v = v * 10 + d }
+            if i - start < minDigits { i = start; return nil }
+            return v
+        }
+
+        mutating func skip(_ s: String) -> Bool {
+            let u = s.utf8
+            guard b.count - i >= u.count, b[i..<(i + u.count)].elementsEqual(u) else { return false }
+            i += u.count
+            return true
+        }
+    }
+
+    private static func pad(_ v: Int64, _ width: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+        var q = a / b
+        var r = a % b
+        if r < 0 { r += b; q -= 1 }
+        return (q, r)
+    }
+
+    private static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    private static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}
