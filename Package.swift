@@ -50,7 +50,8 @@ let package = Package(
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
         .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
-        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector"]),
+        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector"],
+                    exclude: ["Fixtures/capture.sh"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),
         // Child process for the ledger's crash-atomicity test: writes one large batch until killed.
         .executableTarget(name: "LedgerCrashChild", dependencies: ["DeltaCore", "DeltaLedger"], path: "Tests/LedgerCrashChild"),

@@ -13,6 +13,7 @@ public final class BlockingWorker: Sendable {
     }
 
     /// Runs `body` on the worker and returns its result.
+    @discardableResult
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {

@@ -7,6 +7,9 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
     /// Finite numbers, or one of the special values PostgreSQL's `numeric` and Decimal128 allow.
     enum Kind: UInt8, Sendable, Hashable { case finite, nan, positiveInfinity, negativeInfinity }
 
+    /// The largest exponent accepted, written or adjusted (`1E+999999999`).
+    static let maxExponent = 999_999_999
+
     let kind: Kind
     let negative: Bool
     /// Significant digits, ASCII, without leading or trailing zeros ("0" for zero).
@@ -45,8 +48,7 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
                 seenPoint = true
             } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
                 let rest = bytes[(idx + 1)...]
-                // At most 18 characters: any exponent that fits, with room to add the digit count.
-                guard rest.count <= 18, let e = Int(String(decoding: rest, as: UTF8.self)) else { return nil }
+                guard rest.count <= 11, let e = Int(String(decoding: rest, as: UTF8.self)), abs(e) <= ExactDecimal.maxExponent else { return nil }
                 exponent = e
                 break
             } else {
@@ -56,6 +58,8 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         }
         guard seenDigit else { return nil }
         self.init(negative: negative, rawDigits: mantissa, exponent: exponent - fractionDigits)
+        // The scientific form prints the adjusted exponent: keep it parseable (round trip).
+        if abs(self.exponent + digits.count - 1) > ExactDecimal.maxExponent { return nil }
     }
 
     private init(kind: Kind) {

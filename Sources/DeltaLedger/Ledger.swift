@@ -31,6 +31,9 @@ public protocol Ledger: AnyObject, Sendable {
     /// What the bridge last wrote to `store` for each attribute of the document (rule 7 and 8).
     func writes(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState]
 
+    /// The last image `store` reported of each document (see ``StoreImage``); absent keys have none.
+    func images(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: [AttributeName: Value]]
+
     /// Dead letters, newest first.
     func deadLetters(pipeline: String?, limit: Int) throws -> [DeadLetter]
 

@@ -11,15 +11,37 @@ public struct LedgerBatch: Sendable {
     public var writes: [WriteRecord] = []
     public var checkpoints: [Checkpoint] = []
     public var deadLetters: [DeadLetter] = []
+    /// The last image each source store reported of a document (nil: deleted there).
+    public var images: [StoreImage] = []
 
-    public init(deltas: [Delta] = [], writes: [WriteRecord] = [], checkpoints: [Checkpoint] = [], deadLetters: [DeadLetter] = []) {
+    public init(deltas: [Delta] = [], writes: [WriteRecord] = [], checkpoints: [Checkpoint] = [], deadLetters: [DeadLetter] = [],
+                images: [StoreImage] = []) {
         self.deltas = deltas
         self.writes = writes
         self.checkpoints = checkpoints
         self.deadLetters = deadLetters
+        self.images = images
     }
 
-    public var isEmpty: Bool { deltas.isEmpty && writes.isEmpty && checkpoints.isEmpty && deadLetters.isEmpty }
+    public var isEmpty: Bool { deltas.isEmpty && writes.isEmpty && checkpoints.isEmpty && deadLetters.isEmpty && images.isEmpty }
+}
+
+/// What one store last reported of a document, in its log order: the baseline its next change
+/// is diffed against, so that a full row image whose other columns are merely stale (the store
+/// has not yet received the bridge's newer write) changes only what its writer changed (rule 1).
+public struct StoreImage: Sendable, Hashable {
+    public var store: StoreID
+    public var namespace: Namespace
+    public var key: DocumentKey
+    /// Logical attribute values; nil when the store deleted the document.
+    public var image: [AttributeName: Value]?
+
+    public init(store: StoreID, namespace: Namespace, key: DocumentKey, image: [AttributeName: Value]?) {
+        self.store = store
+        self.namespace = namespace
+        self.key = key
+        self.image = image
+    }
 }
 
 /// One attribute the bridge wrote to a store: the value (nil = unset/removed) and the stamp of the

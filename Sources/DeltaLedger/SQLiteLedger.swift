@@ -119,6 +119,16 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try connection.withLock { c in try c.loadWrites(store: store, namespace, key) }
     }
 
+    public func images(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: [AttributeName: Value]] {
+        try connection.withLock { c in
+            var out = [DocumentKey: [AttributeName: Value]]()
+            for key in keys where out[key] == nil {
+                if let image = try c.loadImage(store: store, namespace, key) { out[key] = image }
+            }
+            return out
+        }
+    }
+
     public func deadLetters(pipeline: String?, limit: Int) throws -> [DeadLetter] {
         try connection.withLock { c in
             let s = try c.db.prepare("""
@@ -163,6 +173,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                     DELETE FROM documents WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM history WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM writes WHERE (ns, key) IN (SELECT ns, key FROM doomed);
+                    DELETE FROM images WHERE (ns, key) IN (SELECT ns, key FROM doomed);
                     DELETE FROM doomed;
                     """)
                 return removed

@@ -14,6 +14,9 @@ extension SQLiteLedger {
         let upsertCheckpoint: SQLiteStatement
         let selectCheckpoint: SQLiteStatement
         let insertDeadLetter: SQLiteStatement
+        let selectImage: SQLiteStatement
+        let upsertImage: SQLiteStatement
+        let deleteImage: SQLiteStatement
 
         init(_ db: SQLiteDatabase, keepHistory: Bool) throws {
             self.db = db
@@ -44,6 +47,12 @@ extension SQLiteLedger {
                 SELECT pipeline, scope, position, clock_time, clock_counter, applied_commit_time, applied_events, updated_at, extra
                 FROM checkpoints WHERE pipeline = ? AND scope = ?
                 """)
+            selectImage = try db.prepare("SELECT image FROM images WHERE store = ? AND ns = ? AND key = ?")
+            upsertImage = try db.prepare("""
+                INSERT INTO images(store, ns, key, image) VALUES (?, ?, ?, ?)
+                ON CONFLICT(store, ns, key) DO UPDATE SET image = excluded.image
+                """)
+            deleteImage = try db.prepare("DELETE FROM images WHERE store = ? AND ns = ? AND key = ?")
             insertDeadLetter = try db.prepare("""
                 INSERT INTO dead_letters(pipeline, flow, store, ns, key, reason, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -68,6 +77,17 @@ extension SQLiteLedger {
             } catch {
                 throw LedgerError("ledger holds a document it cannot decode (\(namespace)/\(key): \(error)); the ledger file is damaged — restore it or resync")
             }
+        }
+
+        func loadImage(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: Value]? {
+            let s = selectImage
+            defer { s.reset() }
+            try s.bind([.text(store.name), .text(namespace.name), .text(key.canonical)])
+            guard try s.step() else { return nil }
+            guard case let .object(image) = try Self.decode(s.blob(0)) else {
+                throw LedgerError("ledger holds a damaged store image for \(namespace)/\(key); restore the ledger or resync")
+            }
+            return image
         }
 
         func loadWrites(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
@@ -106,6 +126,14 @@ extension SQLiteLedger {
                     }
                 }
                 for w in batch.writes { try storeWrite(w) }
+                for i in batch.images {
+                    if let image = i.image {
+                        try upsertImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical),
+                                             .blob(ValueEncoding.encode(.object(image)))])
+                    } else {
+                        try deleteImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical)])
+                    }
+                }
                 for c in batch.checkpoints { try storeCheckpoint(c) }
                 for d in batch.deadLetters {
                     try insertDeadLetter.run([.text(d.pipeline), .text(d.flow), .text(d.store), .text(d.namespace), .text(d.key),

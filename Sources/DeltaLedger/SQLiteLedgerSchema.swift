@@ -4,7 +4,8 @@
 /// ``DeltaCore/DocumentStateEncoding`` of its ``DeltaCore/DocumentState`` (every attribute's latest
 /// value and stamp, and the tombstone); `alive`, `tombstone_time` and `attribute_count` are derived
 /// from it for compaction and statistics. Write records and history keep one row per attribute,
-/// with values in ``DeltaCore/ValueEncoding`` (NULL for unset).
+/// with values in ``DeltaCore/ValueEncoding`` (NULL for unset). `images` holds the last image
+/// each source store reported of a document, as the ValueEncoding of an object.
 enum SQLiteLedgerSchema {
     static let version = 1
 
@@ -44,6 +45,13 @@ enum SQLiteLedgerSchema {
         counter INTEGER NOT NULL,
         origin TEXT NOT NULL,
         PRIMARY KEY (store, ns, key, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS images(
+        store TEXT NOT NULL,
+        ns TEXT NOT NULL,
+        key TEXT NOT NULL,
+        image BLOB NOT NULL,
+        PRIMARY KEY (store, ns, key)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS checkpoints(
         pipeline TEXT NOT NULL,

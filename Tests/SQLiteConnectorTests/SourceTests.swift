@@ -296,7 +296,7 @@ private let itemsSchema = "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT,
     @Test func factoryBuildsConnectorsFromSettings() throws {
         let factory = SQLiteConnectorFactory()
         #expect(factory.type == "sqlite")
-        #expect(factory.settingKeys == ["path", "busy_timeout_ms"])
+        #expect(factory.settingKeys == ["path", "busy_timeout_ms", "init_sql"])
         let settings = StoreSettings(name: "app", type: "sqlite", values: ["path": "data/app.sqlite", "busy_timeout_ms": "250"],
                                      baseDirectory: "/etc/pipelines", location: "p.yaml:3")
         let source = try #require(try factory.makeSource(settings) as? SQLiteSource)

@@ -66,10 +66,15 @@ struct BatchProcessor {
         let targets = flow.direction.targets(of: source).filter { $0 != source }
         let toLoad = keysByNamespace
         let refs = Array(Set(routed.map(\.ref)))
-        let (loaded, writesLoaded) = try await ledgerWorker.run { () throws -> ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]]) in
+        typealias Loaded = ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]], [DocumentRef: [AttributeName: Value]])
+        let (loaded, writesLoaded, imagesLoaded) = try await ledgerWorker.run { () throws -> Loaded in
             var states = [DocumentRef: DocumentState]()
+            var images = [DocumentRef: [AttributeName: Value]]()
             for (ns, keys) in toLoad {
                 for (k, s) in try ledger.states(ns, keys) { states[DocumentRef(ns, k)] = s }
+                if twoWay {
+                    for (k, i) in try ledger.images(store: source, ns, keys) { images[DocumentRef(ns, k)] = i }
+                }
             }
             var writes = [StoreID: [DocumentRef: [AttributeName: AttributeState]]]()
             if twoWay {
@@ -89,11 +94,15 @@ struct BatchProcessor {
                 }
                 writes[source] = perDoc
             }
-            return (states, writes)
+            return (states, writes, images)
         }
 
         // 3. Normalise and merge in source order.
         var working = loaded
+        // The store's own view of each document, in its log order (two-way flows only).
+        var shadows = [DocumentRef: [AttributeName: Value]?]()
+        for (ref, image) in imagesLoaded { shadows[ref] = .some(image) }
+        var shadowed = Set<DocumentRef>()
         var order = [DocumentRef]()
         var seen = Set<DocumentRef>()
         var observed = [DocumentRef: (image: [AttributeName: Value]?, full: Bool, deleted: Bool)]()
@@ -105,6 +114,11 @@ struct BatchProcessor {
             let m = mappings[r.mappingIndex]
             let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
             if let t = r.change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+            let baseline = shadows[r.ref] ?? nil
+            if twoWay {
+                shadows[r.ref] = .some(normalizer.image(after: r.change, previous: baseline))
+                shadowed.insert(r.ref)
+            }
             if r.change.isEcho {
                 // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
                 // this store are stamped after what the bridge wrote here.
@@ -124,7 +138,7 @@ struct BatchProcessor {
                                metadata: ["flow": "\(flow.name)", "document": "\(r.ref)"])
             }
             var state = working[r.ref] ?? DocumentState()
-            let ds = normalizer.deltas(for: r.change, namespace: r.ref.namespace, key: r.ref.key, state: state, stamp: issued.stamp)
+            let ds = normalizer.deltas(for: r.change, namespace: r.ref.namespace, key: r.ref.key, state: state, baseline: baseline, stamp: issued.stamp)
             for d in ds { Merge.apply(d.change, stamp: d.stamp, to: &state) }
             working[r.ref] = state
             deltas += ds
@@ -187,7 +201,8 @@ struct BatchProcessor {
         }
 
         // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
-        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters)
+        let images = shadowed.map { StoreImage(store: source, namespace: $0.namespace, key: $0.key, image: shadows[$0] ?? nil) }
+        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: images)
         if var c = checkpoint {
             c.clockTime = clock.lastTime
             c.clockCounter = clock.lastCounter

@@ -57,7 +57,12 @@ struct Normalizer {
     }
 
     /// The deltas that bring `state` to what `change` reports, all stamped `stamp`.
-    func deltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState, stamp: Stamp) -> [Delta] {
+    ///
+    /// `baseline` is what this store last reported of the document (see ``DeltaLedger/StoreImage``):
+    /// an attribute equal to its baseline was not changed at this store — its value may merely be
+    /// stale — so it yields no delta. Without a baseline the ledger's state is the reference.
+    func deltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState,
+                baseline: [AttributeName: Value]? = nil, stamp: Stamp) -> [Delta] {
         func delta(_ c: Delta.Change) -> Delta { Delta(namespace: namespace, key: key, change: c, stamp: stamp) }
         switch change.operation {
         case .delete:
@@ -68,6 +73,7 @@ struct Normalizer {
             let image = logicalImage(of: change)
             var out = [Delta]()
             for (name, value) in image {
+                if let before = baseline?[name], before == value { continue }
                 if !alive || state.attributes[name]?.value != value { out.append(delta(.set(name, value))) }
             }
             var unchanged = Set<AttributeName>()
@@ -75,6 +81,7 @@ struct Normalizer {
             switch change.image {
             case .full:
                 for (name, attribute) in state.attributes where attribute.value != nil && image[name] == nil && !unchanged.contains(name) {
+                    if let baseline, baseline[name] == nil { continue }
                     out.append(delta(.unset(name)))
                 }
             case .partial:
@@ -85,6 +92,22 @@ struct Normalizer {
                 }
             }
             return out
+        }
+    }
+
+    /// The store's image of the document after `change`, given the one before it.
+    func image(after change: RowChange, previous: [AttributeName: Value]?) -> [AttributeName: Value]? {
+        switch change.operation {
+        case .delete: return nil
+        case .upsert:
+            var image = logicalImage(of: change)
+            if change.image == .partial || !change.unchanged.isEmpty, let previous {
+                var merged = previous
+                for name in change.removed { merged[storeMapping.logicalName(name)] = nil }
+                for (k, v) in image { merged[k] = v }
+                image = merged
+            }
+            return image
         }
     }
 }
