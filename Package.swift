@@ -45,13 +45,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "DeltaBench", dependencies: ["DeltaCore", "DeltaLedger"]),
+        .executableTarget(name: "DeltaBench", dependencies: [
+            "DeltaCore", "DeltaLedger", "DeltaConnector", "DeltaPipeline", "SQLiteConnector", "SQLiteSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
         .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
-        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector"],
+        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "SQLiteConnector"],
                     exclude: ["Fixtures/capture.sh"]),
+        // Runs the built `deltabridge` binary on temporary pipeline files against real stores.
+        .testTarget(name: "EndToEndTests", dependencies: ["DeltaBridgeCLI", "SQLiteSupport"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),
         // Child process for the ledger's crash-atomicity test: writes one large batch until killed.
         .executableTarget(name: "LedgerCrashChild", dependencies: ["DeltaCore", "DeltaLedger"], path: "Tests/LedgerCrashChild"),

@@ -11,10 +11,13 @@ usage: deltabridge-bench <suite> [options]
 
 suites:
   core    merge throughput (in memory), SQLite ledger apply throughput (on disk), peak RSS
+  sqlite  SQLite→SQLite through the engine: snapshot rows/s, streamed events/s, peak RSS
 
 options:
   --documents N      documents for the ledger run (default 1000000, × 8 attributes)
   --merge-deltas N   deltas for the merge run (default 8000000)
+  --rows N           sqlite: rows in the snapshot (default 1000000)
+  --changes N        sqlite: mixed changes streamed (default 300000)
   --dir PATH         folder for temporary files (default /tmp)
 
 example:
@@ -57,6 +60,14 @@ do {
         bench.directory = options["dir"] ?? bench.directory
         let figures = try bench.run()
         print("\nresults (core):")
+        figures.forEach { $0.print() }
+    case "sqlite":
+        var bench = SQLiteBenchmark()
+        bench.rows = intOption("rows", bench.rows)
+        bench.changes = intOption("changes", bench.changes)
+        bench.directory = options["dir"] ?? bench.directory
+        let figures = try await bench.run()
+        print("\nresults (sqlite):")
         figures.forEach { $0.print() }
     default:
         print("deltabridge-bench: unknown suite \(suite)\n\n\(usage)")

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The identity of a document within a ``Namespace``: one key value or several (composite key).
 ///
 /// Identity is the ``canonical`` string, so the integer `42` from PostgreSQL and the string `"42"`
@@ -34,7 +40,7 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public var description: String { canonical }
 
-    public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { lhs.canonical.utf8.elementsEqual(rhs.canonical.utf8) }
+    public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { utf8Equal(lhs.canonical, rhs.canonical) }
     public func hash(into hasher: inout Hasher) { hashBytes(canonical, into: &hasher) }
     public static func < (lhs: DocumentKey, rhs: DocumentKey) -> Bool {
         lhs.canonical.utf8.lexicographicallyPrecedes(rhs.canonical.utf8)
@@ -89,6 +95,15 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
         parts.append(String(current))
         return parts
     }
+}
+
+/// Byte-wise string equality (canonically equivalent spellings differ), with a fast path.
+@inlinable
+func utf8Equal(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    var x = a
+    var y = b
+    return x.withUTF8 { px in y.withUTF8 { py in px.count == 0 || memcmp(px.baseAddress!, py.baseAddress!, px.count) == 0 } }
 }
 
 /// Hashes a string by its UTF-8 bytes, consistent with byte-wise equality.

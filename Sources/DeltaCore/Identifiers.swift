@@ -15,7 +15,7 @@ public struct StoreID: Sendable, Hashable, Comparable, CustomStringConvertible, 
     }
 
     /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).
-    public static func == (lhs: StoreID, rhs: StoreID) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+    public static func == (lhs: StoreID, rhs: StoreID) -> Bool { utf8Equal(lhs.name, rhs.name) }
     public func hash(into hasher: inout Hasher) { hashBytes(name, into: &hasher) }
 }
 
@@ -35,7 +35,7 @@ public struct Namespace: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).
-    public static func == (lhs: Namespace, rhs: Namespace) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+    public static func == (lhs: Namespace, rhs: Namespace) -> Bool { utf8Equal(lhs.name, rhs.name) }
     public func hash(into hasher: inout Hasher) { hashBytes(name, into: &hasher) }
 }
 

@@ -121,7 +121,7 @@ public final class SQLiteSink: SinkConnector {
             let table = patch.collection
             let schema = try schema(db, table)
             let json = jsonColumns[table] ?? []
-            let keyText = Value.object(patch.key).description
+            var keyText: String { Value.object(patch.key).description }
             func bind(_ column: String, _ value: Value) throws(Rejection) -> SQLiteStatement.Binding {
                 do {
                     return try SQLiteValueMapping.binding(value, json: json.contains(column))
@@ -156,12 +156,12 @@ public final class SQLiteSink: SinkConnector {
                     for c in columns { try requireColumn(c) }
                     let ordered = columns.sorted()
                     for c in ordered { bindings.append(try bind(c, set[c] ?? .null)) }
-                    sql = Self.upsertSQL(table, keys: keyNames, columns: ordered)
+                    sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
                 case let .replace(document):
                     for (c, v) in document where !keySet.contains(c) && v != .null { try requireColumn(c) }
                     let ordered = schema.columns.filter { !keySet.contains($0) }
                     for c in ordered { bindings.append(try bind(c, document[c] ?? .null)) }
-                    sql = Self.upsertSQL(table, keys: keyNames, columns: ordered)
+                    sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
                 case .delete:
                     sql = Self.deleteSQL(table, keys: keyNames)
                 }
@@ -194,6 +194,18 @@ public final class SQLiteSink: SinkConnector {
             case SQLiteCode.constraint, SQLiteCode.mismatch, SQLiteCode.tooBig, SQLiteCode.range, SQLiteCode.error: true
             default: false
             }
+        }
+
+        /// Upsert statements by table, key and column names: building the text is costlier than running it.
+        private var upsertCache: [[String]: String] = [:]
+
+        private func cachedUpsertSQL(_ table: String, keys: [String], columns: [String]) -> String {
+            let cacheKey = [table, "\u{0}"] + keys + ["\u{0}"] + columns
+            if let sql = upsertCache[cacheKey] { return sql }
+            if upsertCache.count > 1024 { upsertCache.removeAll() }
+            let sql = Self.upsertSQL(table, keys: keys, columns: columns)
+            upsertCache[cacheKey] = sql
+            return sql
         }
 
         static func upsertSQL(_ table: String, keys: [String], columns: [String]) -> String {

@@ -15,6 +15,8 @@ struct BatchProcessor {
     let ledger: any Ledger
     let ledgerWorker: BlockingWorker
     let sinks: [StoreID: any SinkConnector]
+    /// Stores that some flow reads: only writes to them are recorded (for echoes and guards).
+    let sourceStores: Set<StoreID>
     let logger: Logger
 
     /// What a processed batch did.
@@ -66,6 +68,7 @@ struct BatchProcessor {
         let targets = flow.direction.targets(of: source).filter { $0 != source }
         let toLoad = keysByNamespace
         let refs = Array(Set(routed.map(\.ref)))
+        let echoRefs = Array(Set(routed.filter(\.change.isEcho).map(\.ref)))
         typealias Loaded = ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]], [DocumentRef: [AttributeName: Value]])
         let (loaded, writesLoaded, imagesLoaded) = try await ledgerWorker.run { () throws -> Loaded in
             var states = [DocumentRef: DocumentState]()
@@ -77,22 +80,20 @@ struct BatchProcessor {
                 }
             }
             var writes = [StoreID: [DocumentRef: [AttributeName: AttributeState]]]()
-            if twoWay {
-                for store in targets + [source] {
-                    var perDoc = [DocumentRef: [AttributeName: AttributeState]]()
-                    for ref in refs {
-                        let w = try ledger.writes(store: store, ref.namespace, ref.key)
-                        if !w.isEmpty { perDoc[ref] = w }
-                    }
-                    writes[store] = perDoc
-                }
-            } else {
-                var perDoc = [DocumentRef: [AttributeName: AttributeState]]()
-                for ref in refs {
-                    let w = try ledger.writes(store: source, ref.namespace, ref.key)
+            // Guards (rule 8) need what the bridge wrote to every target; echoes (rule 4) need
+            // what it wrote to the source, for the documents that came back as echoes only.
+            func load(_ store: StoreID, _ refs: [DocumentRef]) throws {
+                var perDoc = writes[store] ?? [:]
+                for ref in refs where perDoc[ref] == nil {
+                    let w = try ledger.writes(store: store, ref.namespace, ref.key)
                     if !w.isEmpty { perDoc[ref] = w }
                 }
-                writes[source] = perDoc
+                writes[store] = perDoc
+            }
+            if twoWay {
+                for store in targets + [source] { try load(store, refs) }
+            } else if !echoRefs.isEmpty {
+                try load(source, echoRefs)
             }
             return (states, writes, images)
         }
@@ -187,7 +188,7 @@ struct BatchProcessor {
                 switch r {
                 case .applied:
                     result.patchesApplied += 1
-                    writes += p.writes
+                    if sourceStores.contains(target) { writes += p.writes }
                 case .guardFailed:
                     result.guardsFailed += 1
                     logger.debug("guard failed: \(target) has a newer local edit of \(p.ref); it will arrive through its own stream")

@@ -206,8 +206,9 @@ public final class PipelineEngine: Sendable {
     private func streamSource(_ flow: FlowConfig, _ store: StoreID, follow: Bool) async throws -> SourceRun {
         let scope = PipelineEngine.scope(flow, store)
         guard let source = sources[scope] else { return SourceRun() }
+        let sourceStores = Set(config.flows.flatMap(\.direction.sources))
         let processor = BatchProcessor(pipeline: config.name, flow: flow, source: store, ledger: ledger, ledgerWorker: ledgerWorker,
-                                       sinks: sinks, logger: logger)
+                                       sinks: sinks, sourceStores: sourceStores, logger: logger)
         var checkpoint = try await loadCheckpoint(flow, store)
             ?? Checkpoint(pipeline: config.name, scope: scope, position: "", updatedAt: PipelineEngine.nowMicros())
         var clock = HybridClock(origin: store, maxClockSkew: config.options.maxClockSkew,
