@@ -112,7 +112,17 @@ public final class PipelineEngine: Sendable {
             }
             if roundPatches == 0 { break }
         }
+        try await compactTombstones()
         return summary
+    }
+
+    /// Forgets documents deleted longer ago than `tombstone_retention` (DESIGN rule 6). A change
+    /// older than the window that arrives after compaction can bring such a document back.
+    func compactTombstones() async throws {
+        let ledger = self.ledger
+        let cutoff = PipelineEngine.nowMicros() - config.options.tombstoneRetention
+        let removed = try await ledgerWorker.run { try ledger.compactTombstones(olderThan: cutoff) }
+        if removed > 0 { logger.info("compacted \(removed) tombstones older than \(DurationText.format(config.options.tombstoneRetention))") }
     }
 
     /// Runs every source of every flow until the task is cancelled (SIGINT/SIGTERM drain: the
@@ -120,6 +130,16 @@ public final class PipelineEngine: Sendable {
     public func run() async throws {
         try await prepareSinks()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    do {
+                        try await self.compactTombstones()
+                    } catch {
+                        self.logger.warning("tombstone compaction failed: \(error)")
+                    }
+                    do { try await Task.sleep(nanoseconds: 600_000_000_000) } catch { return }
+                }
+            }
             for flow in config.flows {
                 for source in flow.direction.sources {
                     group.addTask {
