@@ -105,16 +105,22 @@ extension SQLiteLedger {
         func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome] {
             // Group by document, keeping first-seen order so the work is deterministic.
             var order = [DocumentRef]()
-            var groups = [DocumentRef: [Delta]]()
+            var groups = [[Delta]]()
+            var index = [DocumentRef: Int](minimumCapacity: batch.deltas.count / 4)
             for delta in batch.deltas {
                 let ref = DocumentRef(delta.namespace, delta.key)
-                if groups[ref] == nil { order.append(ref) }
-                groups[ref, default: []].append(delta)
+                if let i = index[ref] {
+                    groups[i].append(delta)
+                } else {
+                    index[ref] = groups.count
+                    order.append(ref)
+                    groups.append([delta])
+                }
             }
             return try db.transaction {
                 var outcomes = [DocumentRef: Merge.Outcome](minimumCapacity: order.count)
-                for ref in order {
-                    let deltas = groups[ref]!
+                for (i, ref) in order.enumerated() {
+                    let deltas = groups[i]
                     var state = try load(ref.namespace, ref.key)
                     let outcome = Merge.merge(deltas, into: &state)
                     outcomes[ref] = outcome
