@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "PostgresConnector", dependencies: ["DeltaCore", "DeltaConnector", "CLibPQ"], path: "connectors/Postgres"),
         // The `deltabridge` command.
         .executableTarget(name: "DeltaBridgeCLI", dependencies: [
-            "DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline", "SQLiteConnector",
+            "DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline", "SQLiteConnector", "PostgresConnector",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,11 +4,12 @@ import DeltaLedger
 import DeltaPipeline
 import Foundation
 import Logging
+import PostgresConnector
 import SQLiteConnector
 
 /// Every store type this build of `deltabridge` knows.
 func makeRegistry() -> ConnectorRegistry {
-    ConnectorRegistry([SQLiteConnectorFactory()])
+    ConnectorRegistry([SQLiteConnectorFactory(), PostgresConnectorFactory()])
 }
 
 /// Prints a one-line error to stderr and exits with `code` (2: bad input, 1: failure at run time).

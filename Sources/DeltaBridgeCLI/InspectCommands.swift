@@ -17,33 +17,41 @@ struct Validate: AsyncParsableCommand {
     var path: String
 
     func run() async throws {
-        let registry = makeRegistry()
         for config in loadPipelines(path) {
-            for flow in config.flows {
-                for store in flow.direction.stores {
-                    guard let settings = config.store(store) else { continue }
-                    let specs = flow.collections.compactMap { $0.mapping(for: store)?.spec }
-                    do {
-                        let factory = registry.factories[settings.type]!
-                        let isSource = flow.direction.sources.contains(store)
-                        let isSink = flow.direction.isTwoWay || !isSource
-                        let connector: AnyObject = isSource ? try factory.makeSource(settings) : try factory.makeSink(settings)
-                        if let validating = connector as? any PrerequisiteValidating {
-                            let problems = try await validating.validate(collections: specs, asSource: isSource, asSink: isSink)
-                            if let first = problems.first {
-                                fail("\(settings.location): store '\(store)' in flow '\(flow.name)': \(first)")
-                            }
-                        }
-                    } catch let error as ConnectorError {
-                        fail(error.message)
-                    } catch {
-                        fail("\(settings.location): store '\(store)': \(error)")
-                    }
-                }
-            }
+            if let problem = await firstProblem(config, unreachableIsProblem: true) { fail(problem) }
             print("ok: pipeline \(config.name) — \(config.stores.count) stores, \(config.flows.count) flows (\(config.filePath))")
         }
     }
+}
+
+/// Checks every store of a pipeline with its connector's prerequisite validation; returns the
+/// first problem as one line (`file:line: store ... : problem — fix`), or nil. An unreachable
+/// store is a problem only when `unreachableIsProblem` (the daemon retries it instead).
+func firstProblem(_ config: PipelineConfig, unreachableIsProblem: Bool) async -> String? {
+    let registry = makeRegistry()
+    for flow in config.flows {
+        for store in flow.direction.stores {
+            guard let settings = config.store(store), let factory = registry.factories[settings.type] else { continue }
+            let specs = flow.collections.compactMap { $0.mapping(for: store)?.spec }
+            let isSource = flow.direction.sources.contains(store)
+            let isSink = flow.direction.isTwoWay || !isSource
+            do {
+                let connector: AnyObject = isSource ? try factory.makeSource(settings) : try factory.makeSink(settings)
+                if let validating = connector as? any PrerequisiteValidating {
+                    let problems = try await validating.validate(collections: specs, asSource: isSource, asSink: isSink)
+                    if let first = problems.first {
+                        return "\(settings.location): store '\(store)' in flow '\(flow.name)': \(first)"
+                    }
+                }
+            } catch let error as ConnectorError {
+                if error.kind == .transient && !unreachableIsProblem { continue }
+                return error.message
+            } catch {
+                return "\(settings.location): store '\(store)': \(error)"
+            }
+        }
+    }
+    return nil
 }
 
 struct Lag: AsyncParsableCommand {

@@ -31,6 +31,11 @@ struct Run: AsyncParsableCommand {
         bootstrapLogging(logLevel)
         let configs = loadPipelines(path)
         let registry = makeRegistry()
+        // Bad configuration stops here, before anything is installed or written (exit 2); a store
+        // that is merely unreachable is left to the engine, which retries it.
+        for config in configs {
+            if let problem = await firstProblem(config, unreachableIsProblem: false) { fail(problem) }
+        }
         var engines = [PipelineEngine]()
         for config in configs {
             do {

@@ -135,8 +135,8 @@ final class ChildProcess: @unchecked Sendable {
         let id = UUID().uuidString.prefix(8)
         stdoutPath = "\(logs)/\(arguments.first ?? "x")-\(id).out"
         stderrPath = "\(logs)/\(arguments.first ?? "x")-\(id).err"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: deltabridgePath)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
@@ -248,15 +248,18 @@ final class Daemon: @unchecked Sendable {
 
 // MARK: - Waiting for conditions
 
-/// Polls `condition` until it holds; after `timeout` seconds records an issue naming `what` and throws.
+/// Polls `condition` until it holds; after `timeout` seconds records an issue naming `what` (and
+/// `detail`, the state that was seen instead) and throws.
 func eventually(_ what: @autoclosure () -> String, timeout: Double = 20, poll: Double = 0.02,
+                detail: () -> String = { "" },
                 sourceLocation: SourceLocation = #_sourceLocation,
                 _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while true {
         if try await condition() { return }
         if Date() > deadline {
-            let message = "timed out after \(timeout) s waiting for: \(what())"
+            let seen = detail()
+            let message = "timed out after \(timeout) s waiting for: \(what())" + (seen.isEmpty ? "" : "\n\(seen)")
             Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
             throw E2EFailure(message)
         }
@@ -338,4 +341,89 @@ let null = SQLValue.null
 /// The ledger of a pipeline with the default state dir: `<dir>/.deltabridge/<pipeline>.ledger.sqlite`.
 func ledgerPath(_ sandbox: Sandbox, _ pipeline: String) -> String {
     sandbox.file(".deltabridge/\(pipeline).ledger.sqlite")
+}
+
+// MARK: - lag --json
+
+/// One object of `deltabridge lag --json`.
+struct JSONObject {
+    let fields: [String: Any]
+    func string(_ key: String) -> String? { fields[key] as? String }
+    func int(_ key: String) -> Int? { (fields[key] as? NSNumber)?.intValue ?? fields[key] as? Int }
+    func double(_ key: String) -> Double? { (fields[key] as? NSNumber)?.doubleValue ?? fields[key] as? Double }
+    func isNull(_ key: String) -> Bool { fields[key] is NSNull }
+    var keys: Set<String> { Set(fields.keys) }
+}
+
+/// Runs `deltabridge lag FILE --json` (expecting exit 0) and parses its output.
+func lagRows(_ pipelineFile: String, in sandbox: Sandbox, sourceLocation: SourceLocation = #_sourceLocation) async throws -> (rows: [JSONObject], text: String) {
+    let r = try await deltabridge(["lag", pipelineFile, "--json"], in: sandbox)
+    guard r.exitCode == 0 else {
+        Issue.record("lag --json failed: \(r)", sourceLocation: sourceLocation)
+        throw E2EFailure("lag --json failed")
+    }
+    guard let array = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] else {
+        Issue.record("lag --json printed no JSON array: \(r)", sourceLocation: sourceLocation)
+        throw E2EFailure("lag --json printed no JSON array")
+    }
+    return (array.map(JSONObject.init), r.stdout)
+}
+
+// MARK: - Showing rows in messages
+
+func show(_ value: SQLValue) -> String {
+    switch value {
+    case .null: "NULL"
+    case let .int(v): String(v)
+    case let .double(v): "\(v)r"
+    case let .text(v): "'\(v)'"
+    case let .blob(v): "x'" + v.map { String(format: "%02x", $0) }.joined() + "'"
+    }
+}
+
+/// Rows one per line, values separated by `|`; "(unreadable)" for nil.
+func show(_ rows: [Row]?) -> String {
+    guard let rows else { return "(unreadable)" }
+    if rows.isEmpty { return "(no rows)" }
+    return rows.map { $0.map(show).joined(separator: " | ") }.joined(separator: "\n")
+}
+
+// MARK: - An application writing in the background
+
+/// Runs `pass` again and again (at most `maxPasses` times) on a thread of its own, so that its
+/// blocking SQLite calls stay off the test's executors, until ``stop()``, which waits for the pass
+/// in progress to finish.
+final class BackgroundWriter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopRequested = false
+    private var finished = false
+    private var passes = 0
+    private var failure: (any Error)?
+
+    init(maxPasses: Int, _ pass: @escaping @Sendable () throws -> Void) {
+        let thread = Thread { [self] in
+            while !lock.withLock({ stopRequested || passes >= maxPasses }) {
+                do {
+                    try pass()
+                } catch {
+                    lock.withLock { failure = error }
+                    break
+                }
+                lock.withLock { passes += 1 }
+            }
+            lock.withLock { finished = true }
+        }
+        thread.start()
+    }
+
+    var completedPasses: Int { lock.withLock { passes } }
+
+    /// Asks the writer to stop after its current pass and waits for it; returns the number of
+    /// complete passes, or throws what a pass threw.
+    func stop() async throws -> Int {
+        lock.withLock { stopRequested = true }
+        try await eventually("the background writer to stop", timeout: 30, poll: 0.01) { lock.withLock { finished } }
+        if let failure = lock.withLock({ failure }) { throw failure }
+        return completedPasses
+    }
 }

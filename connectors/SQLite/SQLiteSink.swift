@@ -140,6 +140,9 @@ public final class SQLiteSink: SinkConnector {
                 throw ConnectorError(.permanent, "table '\(table)' in '\(path)' has no PRIMARY KEY or UNIQUE index on (\(keyNames.joined(separator: ", "))), which writing by key needs — CREATE UNIQUE INDEX on those columns, or fix the key in the mapping")
             }
             let sql: String
+            // For partial updates: UPDATE by key first, INSERT only when no row matched. (SQLite
+            // checks NOT NULL on the INSERT half of an upsert before it notices the conflict.)
+            var updateFirst: String?
             var bindings: [SQLiteStatement.Binding] = []
             do throws(Rejection) {
                 guard !keyNames.isEmpty else { throw Rejection(reason: "table '\(table)': a patch without key") }
@@ -157,6 +160,7 @@ public final class SQLiteSink: SinkConnector {
                     let ordered = columns.sorted()
                     for c in ordered { bindings.append(try bind(c, set[c] ?? .null)) }
                     sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
+                    if !ordered.isEmpty { updateFirst = cachedUpdateSQL(table, keys: keyNames, columns: ordered) }
                 case let .replace(document):
                     for (c, v) in document where !keySet.contains(c) && v != .null { try requireColumn(c) }
                     let ordered = schema.columns.filter { !keySet.contains($0) }
@@ -178,7 +182,12 @@ public final class SQLiteSink: SinkConnector {
                         return .guardFailed
                     }
                 }
-                try slot.statement(sql).run(bindings)
+                if let updateFirst {
+                    try slot.statement(updateFirst).run(bindings)
+                    if db.changes == 0 { try slot.statement(sql).run(bindings) }
+                } else {
+                    try slot.statement(sql).run(bindings)
+                }
                 try slot.statement("RELEASE deltabridge_patch").run()
                 return .applied
             } catch let error as SQLiteError where Self.isPatchLevel(error) {
@@ -204,6 +213,16 @@ public final class SQLiteSink: SinkConnector {
             if let sql = upsertCache[cacheKey] { return sql }
             if upsertCache.count > 1024 { upsertCache.removeAll() }
             let sql = Self.upsertSQL(table, keys: keys, columns: columns)
+            upsertCache[cacheKey] = sql
+            return sql
+        }
+
+        private func cachedUpdateSQL(_ table: String, keys: [String], columns: [String]) -> String {
+            let cacheKey = [table, "\u{1}"] + keys + ["\u{1}"] + columns
+            if let sql = upsertCache[cacheKey] { return sql }
+            if upsertCache.count > 1024 { upsertCache.removeAll() }
+            let sets = columns.enumerated().map { "\(SQLiteSchema.ident($1)) = ?\(keys.count + $0 + 1)" }.joined(separator: ", ")
+            let sql = "UPDATE \(SQLiteSchema.ident(table)) SET \(sets) WHERE " + Self.whereKeys(keys, firstParameter: 1)
             upsertCache[cacheKey] = sql
             return sql
         }

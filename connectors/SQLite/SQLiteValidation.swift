@@ -4,9 +4,10 @@ import SQLiteSupport
 extension SQLiteSource: PrerequisiteValidating {
     /// Checks the file, the tables, their keys and JSON attributes; each problem comes with its fix.
     public func validate(collections: [CollectionSpec], asSource: Bool, asSink: Bool) async throws -> [ValidationProblem] {
-        let (path, timeout) = (self.path, busyTimeoutMilliseconds)
+        let (path, timeout, initSQL) = (self.path, busyTimeoutMilliseconds, connection.initSQL)
         return try await worker.run {
-            SQLiteValidation.problems(path: path, busyTimeoutMilliseconds: timeout, collections: collections, asSource: asSource, asSink: asSink)
+            if let initSQL { try SQLiteConnectionSlot.initialize(path, sql: initSQL, busyTimeoutMilliseconds: timeout) }
+            return SQLiteValidation.problems(path: path, busyTimeoutMilliseconds: timeout, collections: collections, asSource: asSource, asSink: asSink)
         }
     }
 }
@@ -18,13 +19,14 @@ extension SQLiteSink: PrerequisiteValidating {
         let (path, timeout, state) = (self.path, busyTimeoutMilliseconds, self.state)
         return try await worker.run {
             state.register(collections)
+            if let initSQL = state.slot.initSQL { try SQLiteConnectionSlot.initialize(path, sql: initSQL, busyTimeoutMilliseconds: timeout) }
             return SQLiteValidation.problems(path: path, busyTimeoutMilliseconds: timeout, collections: collections, asSource: asSource, asSink: asSink)
         }
     }
 }
 
 /// The prerequisite checks of a SQLite store, shared by source and sink. Read-only: it never
-/// creates the file or changes the schema.
+/// creates the file or changes the schema (the store's `init_sql`, when set, runs before them).
 enum SQLiteValidation {
     static func problems(path: String, busyTimeoutMilliseconds: Int32, collections: [CollectionSpec],
                          asSource: Bool, asSink: Bool) -> [ValidationProblem] {

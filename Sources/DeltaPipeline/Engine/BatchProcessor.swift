@@ -109,8 +109,23 @@ struct BatchProcessor {
         var observed = [DocumentRef: (image: [AttributeName: Value]?, full: Bool, deleted: Bool)]()
         var mappingOf = [DocumentRef: Int]()
         var deltas = [Delta]()
-        var writeUpdates = [WriteRecord]()
         var maxCommitTime: Int64?
+        /// Records the store's latest report of a document (echo or not): the write-back compares
+        /// the ledger's winner with what the store holds after its last event in this batch.
+        func observe(_ ref: DocumentRef, _ change: RowChange, _ normalizer: Normalizer, mappingIndex: Int) {
+            if seen.insert(ref).inserted { order.append(ref) }
+            mappingOf[ref] = mappingIndex
+            if change.operation == .delete {
+                observed[ref] = (nil, false, true)
+            } else {
+                var image = normalizer.logicalImage(of: change)
+                if change.image == .partial, var previous = observed[ref]?.image {
+                    for (k, v) in image { previous[k] = v }
+                    image = previous
+                }
+                observed[ref] = (image, change.image == .full, false)
+            }
+        }
         for r in routed {
             let m = mappings[r.mappingIndex]
             let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
@@ -125,11 +140,8 @@ struct BatchProcessor {
                 // this store are stamped after what the bridge wrote here.
                 let written = writesLoaded[source]?[r.ref] ?? [:]
                 if let newest = written.values.map(\.stamp).max() { clock.observe(newest) }
-                for (name, value) in normalizer.logicalImage(of: r.change) {
-                    if let w = written[name], w.value != value {
-                        writeUpdates.append(WriteRecord(store: source, namespace: r.ref.namespace, key: r.ref.key, attribute: name, value: value, stamp: w.stamp))
-                    }
-                }
+                // What the store now holds, for the write-back check below.
+                if twoWay { observe(r.ref, r.change, normalizer, mappingIndex: r.mappingIndex) }
                 continue
             }
             let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: r.change), now: now)
@@ -143,18 +155,7 @@ struct BatchProcessor {
             for d in ds { Merge.apply(d.change, stamp: d.stamp, to: &state) }
             working[r.ref] = state
             deltas += ds
-            if seen.insert(r.ref).inserted { order.append(r.ref) }
-            mappingOf[r.ref] = r.mappingIndex
-            if r.change.operation == .delete {
-                observed[r.ref] = (nil, false, true)
-            } else {
-                var image = normalizer.logicalImage(of: r.change)
-                if r.change.image == .partial, var previous = observed[r.ref]?.image {
-                    for (k, v) in image { previous[k] = v }
-                    image = previous
-                }
-                observed[r.ref] = (image, r.change.image == .full, false)
-            }
+            observe(r.ref, r.change, normalizer, mappingIndex: r.mappingIndex)
         }
         result.deltas = deltas.count
 
@@ -172,7 +173,7 @@ struct BatchProcessor {
         // 5. Apply per target, targets in parallel.
         var byTarget = [StoreID: [PlannedPatch]]()
         for p in planned { byTarget[p.target, default: []].append(p) }
-        var writes = writeUpdates
+        var writes = [WriteRecord]()
         let sinks = self.sinks
         let outcomes = try await withThrowingTaskGroup(of: (StoreID, [PlannedPatch], [PatchResult]).self) { group in
             for (target, patches) in byTarget {

@@ -22,8 +22,17 @@ public struct LagRow: Sendable, Equatable {
 /// daemon is running, and reports an unreachable source in its row instead of failing.
 public enum LagInspector {
     public static func rows(config: PipelineConfig, registry: ConnectorRegistry, now: Int64) async throws -> [LagRow] {
-        let ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: config.options.history))
         var rows = [LagRow]()
+        guard FileManager.default.fileExists(atPath: config.ledgerPath) else {
+            for flow in config.flows {
+                for store in flow.direction.sources {
+                    rows.append(LagRow(pipeline: config.name, flow: flow.name, source: store.name, state: "not started", headPosition: nil,
+                                       appliedPosition: nil, eventsBehind: nil, bytesBehind: nil, secondsBehind: nil, eventsPerSecond: 0, appliedEvents: 0))
+                }
+            }
+            return rows
+        }
+        let ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: config.options.history))
         for flow in config.flows {
             for store in flow.direction.sources {
                 let scope = "\(flow.name)/\(store.name)"

@@ -62,6 +62,11 @@ struct Planner {
                 var unset = [String]()
                 var expected = [String: Value?]()
                 var records = [AttributeName: AttributeState]()
+                if !guardOn {
+                    // One-way: send every mapped value, so a target that refused or lost the
+                    // document earlier receives it whole again.
+                    for (name, v) in after.liveValues where mapping.admits(name) { set[storeMapping.storeName(name)] = v }
+                }
                 for name in changed {
                     let a = after.attributes[name]!
                     let storeName = storeMapping.storeName(name)
@@ -69,12 +74,15 @@ struct Planner {
                     expected[storeName] = believed(name)
                     records[name] = a
                 }
+                // The row must still exist: a target that deleted it has that delete in flight.
+                for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
                 out.append(plan(target, storeMapping, change.ref, .upsert(set: set, unset: unset.sorted()), expected: guardOn ? expected : nil, writes: records))
             case (true, false):
                 var expected = [String: Value?]()
                 for (name, a) in before.attributes where a.value != nil && mapping.admits(name) {
                     expected[storeMapping.storeName(name)] = believed(name)
                 }
+                for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
                 var p = plan(target, storeMapping, change.ref, .delete, expected: guardOn ? expected : nil, writes: [:])
                 if let tomb = after.tombstone {
                     p.writes.append(WriteRecord(store: target, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
@@ -102,7 +110,8 @@ struct Planner {
         }
         guard let observed = change.observed else { return nil }
         if !after.isAlive {
-            let expected = Dictionary(uniqueKeysWithValues: observed.map { (storeMapping.storeName($0.key), Value?.some($0.value)) })
+            var expected = Dictionary(uniqueKeysWithValues: observed.map { (storeMapping.storeName($0.key), Value?.some($0.value)) })
+            for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
             var p = plan(source, storeMapping, change.ref, .delete, expected: expected, writes: [:])
             if let tomb = after.tombstone {
                 p.writes.append(WriteRecord(store: source, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
@@ -127,7 +136,17 @@ struct Planner {
             records[name] = winner
         }
         guard !set.isEmpty || !unset.isEmpty else { return nil }
+        for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
         return plan(source, storeMapping, change.ref, .upsert(set: set, unset: unset), expected: expected, writes: records)
+    }
+
+    /// The document's key in the store's key attributes.
+    private func keyValues(_ storeMapping: StoreMapping, _ ref: DocumentRef) -> [String: Value] {
+        var key = [String: Value]()
+        for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
+            key[name] = ref.key.components[i]
+        }
+        return key
     }
 
     private func rename(_ content: [AttributeName: Value], _ storeMapping: StoreMapping) -> [String: Value] {
@@ -138,10 +157,7 @@ struct Planner {
 
     private func plan(_ target: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef, _ action: DocumentPatch.Action,
                       expected: [String: Value?]?, writes: [AttributeName: AttributeState]) -> PlannedPatch {
-        var key = [String: Value]()
-        for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
-            key[name] = ref.key.components[i]
-        }
+        let key = keyValues(storeMapping, ref)
         let patch = DocumentPatch(collection: storeMapping.spec.name, key: key, action: action, expected: expected)
         let records = writes.map { name, a in
             WriteRecord(store: target, namespace: ref.namespace, key: ref.key, attribute: name, value: a.value, stamp: a.stamp)

@@ -1,0 +1,372 @@
+import DeltaConnector
+import DeltaCore
+import DeltaPipeline
+import Foundation
+import SQLiteSupport
+import Testing
+@testable import PostgresConnector
+
+/// The PostgreSQL connector driven by the engine (PipelineEngine.runOnce) with SQLite on the
+/// other side, against a real PostgreSQL (DELTABRIDGE_PG_URL).
+@Suite struct PostgresPipelineTests {
+    static let allTypesDDL = """
+        CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN posint AS int4 CHECK (VALUE > 0);
+        CREATE TABLE all_types (
+            id int4 PRIMARY KEY, c_int2 int2, c_int8 int8, c_numeric numeric, c_numeric_scaled numeric(12,3),
+            c_float4 float4, c_float8 float8, c_bool bool, c_text text, c_varchar varchar(20), c_bpchar char(5),
+            c_name name, c_char "char", c_bytea bytea, c_uuid uuid, c_date date, c_time time, c_timetz timetz,
+            c_timestamp timestamp(3), c_timestamptz timestamptz, c_interval interval, c_json json, c_jsonb jsonb,
+            c_int4_arr int4[], c_int4_arr2 int4[][], c_text_arr text[], c_numeric_arr numeric[], c_float8_arr float8[],
+            c_bool_arr bool[], c_uuid_arr uuid[], c_tstz_arr timestamptz[], c_jsonb_arr jsonb[],
+            c_mood mood, c_mood_arr mood[], c_posint posint, c_inet inet, c_big text);
+        ALTER TABLE all_types ALTER COLUMN c_big SET STORAGE EXTERNAL;
+        """
+
+    static let typicalRow = """
+        INSERT INTO all_types VALUES (%ID%, 12, 1234567890123, 3.14159, 1234.5, 1.5, 2.718281828459045, true,
+            'héllo wörld ✓ 😀', 'varchar val', 'ab', 'a_name', 'x', '\\xdeadbeef', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11',
+            '2024-02-29', '13:45:56.123456', '13:45:56.5+05:30', '2024-02-29 23:59:59.123', '2024-02-29 23:59:59.123456+00',
+            '1 year 2 mons 3 days 04:05:06.789', '{"b": [1, 2.5, "x"], "a": {"nested": true, "n": null}}',
+            '{"z": 1, "a": [1, {"deep": [true, false, null]}], "pi": 3.14, "s": "quote\\" é"}',
+            '{1,2,NULL}', '{{1,2},{3,4}}', ARRAY['a b', 'c"d', 'e\\f', NULL, 'NULL', '', '{x}', 'ü'],
+            '{1.5,-2}', '{1.5,-0.25}', '{t,f,NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+            '{"2024-01-01 00:00:00+00","1999-12-31 23:59:59.5+00"}', ARRAY['{"k": [1]}'::jsonb, '"str"'::jsonb],
+            'happy', '{sad,ok}', 42, '192.168.0.1/24', repeat('toast-', 600))
+        """
+
+    static let edgeRow = """
+        INSERT INTO all_types (id, c_int2, c_int8, c_numeric, c_numeric_scaled, c_float4, c_float8, c_bool, c_text, c_varchar,
+            c_bpchar, c_bytea, c_date, c_timestamp, c_timestamptz, c_interval, c_json, c_jsonb, c_int4_arr, c_text_arr, c_float8_arr)
+        VALUES (%ID%, -32768, -9223372036854775808, '-123456789012345678901234567890.123456', -999999999.999, 3.4e38, '-Infinity', false,
+            E'tab\\there\\nnewline "quoted" back\\\\slash', '', 'abcde', '\\x00', '0044-03-15 BC', '1970-01-01 00:00:00',
+            '1969-12-31 23:59:59.999999+00', '-1 days -00:00:01', '[]', '"just a string"', '{}', '{}', '{-1.5,1e-300,1.7976931348623157e308}')
+        """
+
+    static var sqliteDDL: String {
+        let columns = ["c_int2", "c_int8", "c_numeric", "c_numeric_scaled", "c_float4", "c_float8", "c_bool", "c_text", "c_varchar", "c_bpchar",
+                       "c_name", "c_char", "c_bytea", "c_uuid", "c_date", "c_time", "c_timetz", "c_timestamp", "c_timestamptz", "c_interval",
+                       "c_json", "c_jsonb", "c_int4_arr", "c_int4_arr2", "c_text_arr", "c_numeric_arr", "c_float8_arr", "c_bool_arr",
+                       "c_uuid_arr", "c_tstz_arr", "c_jsonb_arr", "c_mood", "c_mood_arr", "c_posint", "c_inet", "c_big"]
+        return "CREATE TABLE IF NOT EXISTS all_types (id INTEGER PRIMARY KEY, " + columns.joined(separator: ", ") + ")"
+    }
+
+    static let sqliteJSON = "[c_json, c_jsonb, c_int4_arr, c_int4_arr2, c_text_arr, c_numeric_arr, c_float8_arr, c_bool_arr, c_uuid_arr, c_tstz_arr, c_jsonb_arr, c_mood_arr]"
+
+    @Test func everyTypeRoundTripsPostgresToSQLiteToPostgresUnchanged() async throws {
+        let src = try PGTestDatabase()
+        defer { src.drop() }
+        let dst = try PGTestDatabase()
+        defer { dst.drop() }
+        try src.exec(Self.allTypesDDL)
+        try dst.exec(Self.allTypesDDL)
+        try src.exec(Self.typicalRow.replacingOccurrences(of: "%ID%", with: "1"))
+        try src.exec(Self.edgeRow.replacingOccurrences(of: "%ID%", with: "2"))
+        let dir = try PGTemporaryDirectory()
+        let warnings = WarningLog()
+        let pg = src.store()
+        let down = try PGPipeline.load("""
+            pipeline: down
+            state_dir: \(dir.file("state-down"))
+            stores:
+              \(pg):
+                type: postgres
+                url: "\(src.url)"
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "\(Self.sqliteDDL)"
+            flows:
+              - name: down
+                from: \(pg)
+                to: lite
+                collections:
+                  - namespace: all_types
+                    stores:
+                      \(pg): { table: all_types, key: id }
+                      lite: { table: all_types, key: id, json: \(Self.sqliteJSON) }
+            """, in: dir, warn: warnings.handler)
+        // Rows 1 and 2 through the snapshot, 3 and 4 through the stream.
+        let first = try await withPGTimeout { try await PGPipeline.engine(down, warn: warnings.handler).runOnce() }
+        #expect(first.stoppedFlows.isEmpty)
+        #expect(first.deadLetters == 0)
+        try src.exec("INSERT INTO all_types (id) VALUES (3)")
+        try src.exec(Self.typicalRow.replacingOccurrences(of: "%ID%", with: "4"))
+        try src.exec(Self.edgeRow.replacingOccurrences(of: "%ID%", with: "5"))
+        let second = try await withPGTimeout { try await PGPipeline.engine(down, warn: warnings.handler).runOnce() }
+        #expect(second.stoppedFlows.isEmpty)
+        #expect(second.deadLetters == 0)
+        #expect(second.events >= 3)
+
+        let pg2 = dst.store("pg2")
+        let up = try PGPipeline.load("""
+            pipeline: up
+            state_dir: \(dir.file("state-up"))
+            stores:
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+              \(pg2):
+                type: postgres
+                url: "\(dst.url)"
+            flows:
+              - name: up
+                from: lite
+                to: \(pg2)
+                collections:
+                  - namespace: all_types
+                    stores:
+                      lite: { table: all_types, key: id, json: \(Self.sqliteJSON) }
+                      \(pg2): { table: all_types, key: id }
+            """, in: dir)
+        let third = try await withPGTimeout { try await PGPipeline.engine(up).runOnce() }
+        #expect(third.stoppedFlows.isEmpty)
+        #expect(third.deadLetters == 0)
+
+        let query = "SELECT id::text, to_jsonb(t)::text FROM all_types t ORDER BY id"
+        let before = try src.rows(query)
+        let after = try dst.rows(query)
+        #expect(before.count == 5)
+        #expect(after.count == before.count)
+        for (a, b) in zip(before, after) {
+            #expect(a == b, "row \(a[0] ?? "?") changed on the way PostgreSQL → SQLite → PostgreSQL")
+        }
+        #expect(warnings.all.filter { $0.contains("c_inet") }.count >= 1)
+    }
+
+    @Test func unchangedToastValuesStay() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE docs (id int PRIMARY KEY, title text, body text); ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL")
+        let dir = try PGTemporaryDirectory()
+        let pg = db.store()
+        let config = try PGPipeline.load("""
+            pipeline: toast
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(db.url)" }
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT)"
+            flows:
+              - name: docs
+                two_way: [\(pg), lite]
+                collections:
+                  - namespace: docs
+                    stores:
+                      \(pg): { table: docs, key: id }
+                      lite: { table: docs, key: id }
+            """, in: dir)
+        _ = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        let big = String(repeating: "0123456789", count: 1000)
+        try db.exec("INSERT INTO docs VALUES (1, 'first', $1)", [big])
+        _ = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        try db.exec("UPDATE docs SET title = 'second' WHERE id = 1")
+        let run = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(run.deadLetters == 0)
+        let lite = try SQLiteDatabase(path: dir.file("lite.db"))
+        let s = try lite.prepare("SELECT title, body FROM docs WHERE id = 1")
+        #expect(try s.step())
+        #expect(s.text(0) == "second")
+        #expect(s.text(1) == big)
+        s.reset()
+        #expect(try db.scalar("SELECT body = $1 FROM docs WHERE id = 1", [big]) == "t")
+    }
+
+    @Test func twoWayConflictingEditsConverge() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE people (id int PRIMARY KEY, name text, email text, age int)")
+        try db.exec("INSERT INTO people VALUES (1, 'ada', 'ada@x', 36), (2, 'bob', 'bob@x', 40)")
+        let dir = try PGTemporaryDirectory()
+        let pg = db.store()
+        let config = try PGPipeline.load("""
+            pipeline: twoway
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(db.url)" }
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER)"
+            flows:
+              - name: people
+                two_way: [\(pg), lite]
+                collections:
+                  - namespace: people
+                    stores:
+                      \(pg): { table: people, key: id }
+                      lite: { table: people, key: id }
+            """, in: dir)
+        let first = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(first.stoppedFlows.isEmpty)
+        let lite = try SQLiteDatabase(path: dir.file("lite.db"))
+        func liteRows() throws -> [[String?]] {
+            let s = try lite.prepare("SELECT id, name, email, age FROM people ORDER BY id")
+            var out: [[String?]] = []
+            while try s.step() {
+                out.append((0..<4).map { i -> String? in
+                    switch s.value(Int32(i)) {
+                    case .null: return nil
+                    case let .int(v): return String(v)
+                    case let .text(t): return t
+                    default: return "?"
+                    }
+                })
+            }
+            return out
+        }
+        #expect(try liteRows() == [["1", "ada", "ada@x", "36"], ["2", "bob", "bob@x", "40"]])
+
+        // Conflicting edits on both sides: different attributes of row 1, the same attribute of
+        // row 1 (name, later in SQLite), a delete against an update of row 2, a new row 3 on both.
+        try db.exec("UPDATE people SET name = 'ada-pg', age = 37 WHERE id = 1")
+        try db.exec("UPDATE people SET email = 'bob@pg' WHERE id = 2")
+        try db.exec("INSERT INTO people VALUES (3, 'pg3', NULL, 3)")
+        try await Task.sleep(for: .milliseconds(20))
+        try lite.execute("UPDATE people SET name = 'ada-lite', email = 'ada@lite' WHERE id = 1")
+        try lite.execute("DELETE FROM people WHERE id = 2")
+        try lite.execute("INSERT INTO people VALUES (3, 'lite3', 'l3@x', NULL)")
+        for _ in 0..<3 {
+            let r = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+            #expect(r.stoppedFlows.isEmpty)
+            #expect(r.deadLetters == 0)
+        }
+        let pgRows = try db.rows("SELECT id::text, name, email, age::text FROM people ORDER BY id")
+        let liteNow = try liteRows()
+        #expect(pgRows == liteNow)
+        let row1 = try #require(pgRows.first { $0[0] == "1" })
+        #expect(row1 == ["1", "ada-lite", "ada@lite", "37"])
+    }
+
+    @Test func bridgeWritesDoNotComeBackAsChanges() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        let dir = try PGTemporaryDirectory()
+        let pg = db.store()
+        let config = try PGPipeline.load("""
+            pipeline: echo
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(db.url)" }
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)"
+            flows:
+              - name: notes
+                two_way: [lite, \(pg)]
+                collections:
+                  - namespace: notes
+                    stores:
+                      lite: { table: notes, key: id }
+                      \(pg): { table: notes, key: id }
+            """, in: dir)
+        _ = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        let lite = try SQLiteDatabase(path: dir.file("lite.db"))
+        try lite.execute("INSERT INTO notes VALUES (1, 'from sqlite')")
+        let write = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(write.deltas > 0)
+        #expect(write.patchesApplied >= 1)
+        #expect(try db.scalar("SELECT body FROM notes WHERE id = 1") == "from sqlite")
+        let again = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(again.deltas == 0)
+        #expect(again.patchesApplied == 0)
+        #expect(again.stoppedFlows.isEmpty)
+    }
+
+    @Test func daemonModeStreamsUntilCancelledAndConfirmsOnlyWhatWasApplied() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        let dir = try PGTemporaryDirectory()
+        let pg = db.store()
+        let config = try PGPipeline.load("""
+            pipeline: daemon
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(db.url)" }
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)"
+            flows:
+              - name: f
+                from: \(pg)
+                to: lite
+                collections:
+                  - namespace: t
+                    stores:
+                      \(pg): { table: t, key: id }
+                      lite: { table: t, key: id }
+            """, in: dir)
+        _ = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        let lite = try SQLiteDatabase(path: dir.file("lite.db"))
+        try lite.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+        let engine = try PGPipeline.engine(config)
+        let task = Task { try await engine.run() }
+        let before = try #require(try db.scalar("SELECT pg_current_wal_lsn()").flatMap { LSN($0) })
+        for i in 1...3 { try db.exec("INSERT INTO t VALUES ($1, 'v')", ["\(i)"]) }
+        func count() throws -> Int64 {
+            let s = try lite.prepare("SELECT count(*) FROM t")
+            defer { s.reset() }
+            _ = try s.step()
+            return s.int64(0)
+        }
+        var waited = 0
+        while try count() < 3 && waited < 600 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        #expect(try count() == 3)
+        // Rows are in SQLite before the engine checkpoints them; give it a moment to finish the batch.
+        try await Task.sleep(for: .milliseconds(500))
+        task.cancel()
+        _ = await task.result
+        let slot = PostgresStoreConfig(store: StoreID(pg), url: db.url).slot
+        try await waitUntilSlotIsFree(db, slot)
+        let confirmed = try #require(try db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]).flatMap { LSN($0) })
+        #expect(confirmed > before)
+
+        try db.exec("INSERT INTO t VALUES (4, 'v')")
+        let after = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(after.events == 1)
+        #expect(try count() == 4)
+    }
+
+    @Test func droppedSlotStopsTheFlowWithResyncAdvice() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        let dir = try PGTemporaryDirectory()
+        let pg = db.store()
+        let config = try PGPipeline.load("""
+            pipeline: lost
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(db.url)", slot: "s_\(db.suffix)" }
+              lite:
+                type: sqlite
+                path: \(dir.file("lite.db"))
+                init_sql: "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)"
+            flows:
+              - name: f
+                from: \(pg)
+                to: lite
+                collections:
+                  - namespace: t
+                    stores:
+                      \(pg): { table: t, key: id }
+                      lite: { table: t, key: id }
+            """, in: dir)
+        let first = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(first.stoppedFlows.isEmpty)
+        try db.exec("SELECT pg_drop_replication_slot($1)", ["s_\(db.suffix)"])
+        try db.exec("INSERT INTO t VALUES (1, 'x')")
+        let second = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(second.stoppedFlows.count == 1)
+        #expect(second.stoppedFlows.first?.contains("resync") == true)
+    }
+}

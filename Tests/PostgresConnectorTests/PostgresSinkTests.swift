@@ -1,0 +1,157 @@
+import DeltaConnector
+import DeltaCore
+import Foundation
+import Testing
+@testable import PostgresConnector
+
+/// The sink against a real PostgreSQL (DELTABRIDGE_PG_URL).
+@Suite struct PostgresSinkTests {
+    static let schema = """
+        CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL DEFAULT '', age int CHECK (age >= 0), tags text[],
+                             prefs jsonb, doc json, seen timestamptz, code varchar(3), total int GENERATED ALWAYS AS (age * 2) STORED);
+        """
+
+    @Test func upsertsReplacesAndDeletesInOneBatchWithRejectionsNamingTheColumn() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec(Self.schema)
+        try db.exec("INSERT INTO people (id, name, age, code) VALUES (9, 'gone', 1, 'x'), (8, 'old', 50, 'abc')")
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "people", keyAttributes: ["id"])])
+        var patches: [DocumentPatch] = []
+        for i in 1...5 {
+            patches.append(DocumentPatch(collection: "people", key: ["id": .int(Int64(i))],
+                                         action: .upsert(set: ["name": .string("p\(i)"), "age": .int(Int64(20 + i))], unset: [])))
+        }
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(6)], action: .upsert(set: ["name": .string("bad"), "age": .int(-1)], unset: [])))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(7)], action: .upsert(set: ["name": .string("x"), "age": .string("old")], unset: [])))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(8)],
+                                     action: .replace(["name": .string("new"), "tags": .array([.string("a"), .null]), "prefs": .object(["k": .array([.int(1)])]),
+                                                       "doc": .object(["z": .bool(true)]), "seen": .timestamp(1_700_000_000_123_456)])))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(9)], action: .delete))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(10)], action: .upsert(set: ["nope": .string("x")], unset: [])))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(11)], action: .upsert(set: ["code": .string("toolong")], unset: [])))
+        patches.append(DocumentPatch(collection: "people", key: ["id": .int(12)], action: .upsert(set: ["name": .null], unset: [])))
+        let results = try await sink.apply(patches)
+        #expect(results[0..<5].allSatisfy { $0 == .applied })
+        guard case let .rejected(r6) = results[5] else { Issue.record("6 should be rejected"); return }
+        #expect(r6.contains("people") && r6.contains("people_age_check"))
+        guard case let .rejected(r7) = results[6] else { Issue.record("7 should be rejected"); return }
+        #expect(r7.contains("column 'age'"))
+        #expect(results[7] == .applied)
+        #expect(results[8] == .applied)
+        guard case let .rejected(r10) = results[9] else { Issue.record("10 should be rejected"); return }
+        #expect(r10.contains("no column 'nope'"))
+        guard case let .rejected(r11) = results[10] else { Issue.record("11 should be rejected"); return }
+        #expect(r11.contains("code"))
+        guard case let .rejected(r12) = results[11] else { Issue.record("12 should be rejected"); return }
+        #expect(r12.contains("name"))
+
+        let rows = try db.rows("SELECT id, name, age, tags::text, prefs::text, doc::text, seen::text, code, total FROM people ORDER BY id")
+        #expect(rows.map { $0[0]! } == ["1", "2", "3", "4", "5", "8"])
+        #expect(rows[0][1] == "p1" && rows[0][2] == "21" && rows[0][8] == "42")
+        #expect(rows[5] == ["8", "new", nil, "{a,NULL}", "{\"k\": [1]}", "{\"z\":true}", "2023-11-14 22:13:20.123456+00", nil, nil])
+        #expect(try db.scalar("SELECT count(*) FROM pg_replication_origin WHERE roname = $1", [db.config().origin]) == "1")
+
+        let read = try await sink.read(CollectionSpec(name: "people", keyAttributes: ["id"]), keys: [["id": .int(8)], ["id": .int(99)], ["id": .int(1)]])
+        #expect(read.count == 3)
+        #expect(read[0]?["prefs"] == .object(["k": .array([.int(1)])]))
+        #expect(read[0]?["seen"] == .timestamp(1_700_000_000_123_456))
+        #expect(read[1] == nil)
+        #expect(read[2]?["name"] == .string("p1"))
+    }
+
+    @Test func conditionalWritesApplyOnlyWhenTheGuardHolds() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec(Self.schema)
+        try db.exec("INSERT INTO people (id, name, age, prefs) VALUES (1, 'a', 30, '{\"x\": 1}'), (2, 'b', 40, NULL), (3, 'c', 1, NULL)")
+        let sink = PostgresSink(config: db.config())
+        func upsert(_ id: Int64, _ set: [String: Value], expected: [String: Value?]) -> DocumentPatch {
+            DocumentPatch(collection: "people", key: ["id": .int(id)], action: .upsert(set: set, unset: []), expected: expected)
+        }
+        let results = try await sink.apply([
+            upsert(1, ["age": .int(31)], expected: ["age": .int(30), "prefs": .object(["x": .int(1)])]),  // holds (jsonb compared as jsonb)
+            upsert(2, ["age": .int(41)], expected: ["age": .int(39)]),                                      // stale
+            upsert(3, ["name": .string("c2")], expected: ["prefs": nil]),                                   // NULL holds
+            DocumentPatch(collection: "people", key: ["id": .int(4)], action: .replace(["name": .string("new")]), expected: ["id": nil]),  // missing: create
+            DocumentPatch(collection: "people", key: ["id": .int(1)], action: .replace(["name": .string("dup")]), expected: ["id": nil]),  // exists: guard fails
+            DocumentPatch(collection: "people", key: ["id": .int(3)], action: .delete, expected: ["name": .string("zzz")]),             // stale
+            DocumentPatch(collection: "people", key: ["id": .int(2)], action: .delete, expected: ["name": .string("b"), "age": .int(40)]),
+            DocumentPatch(collection: "people", key: ["id": .int(5)], action: .delete, expected: ["name": nil]),                        // already gone
+            upsert(3, ["age": .int(-5)], expected: ["age": .int(1)]),                                       // check violation
+        ])
+        // Two patches of one document in a batch do not happen in the engine; here 1 and 3 repeat on purpose.
+        #expect(results[0] == .applied)
+        #expect(results[1] == .guardFailed)
+        #expect(results[2] == .applied)
+        #expect(results[3] == .applied)
+        #expect(results[4] == .guardFailed)
+        #expect(results[5] == .guardFailed)
+        #expect(results[6] == .applied)
+        #expect(results[7] == .applied)
+        if case .rejected = results[8] {} else { Issue.record("a check violation is a rejection, got \(results[8])") }
+        let rows = try db.rows("SELECT id, name, age FROM people ORDER BY id")
+        #expect(rows == [["1", "a", "31"], ["3", "c2", "1"], ["4", "new", nil]])
+    }
+
+    @Test func missingTableIsPermanentAndUnreachableServerTransient() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        let sink = PostgresSink(config: db.config())
+        do {
+            _ = try await sink.apply([DocumentPatch(collection: "nope", key: ["id": .int(1)], action: .delete)])
+            Issue.record("expected an error")
+        } catch let error as ConnectorError {
+            #expect(error.kind == .permanent)
+            #expect(error.message.contains("nope does not exist"))
+        }
+        let down = PostgresSink(config: PostgresStoreConfig(store: "down", url: "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2"))
+        do {
+            _ = try await down.apply([DocumentPatch(collection: "t", key: ["id": .int(1)], action: .delete)])
+            Issue.record("expected an error")
+        } catch let error as ConnectorError {
+            #expect(error.kind == .transient)
+        }
+    }
+
+    @Test func addedColumnsAreFoundAndUserOptionsKept() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE SCHEMA sales; CREATE TABLE sales.orders (no int PRIMARY KEY, qty int)")
+        let url = db.url + "?options=" + "-c search_path=sales".replacingOccurrences(of: " ", with: "%20").replacingOccurrences(of: "=", with: "%3D")
+        let conn = try PGConnection.connect(url: url, replication: false, store: "t")
+        defer { conn.close() }
+        #expect(try conn.exec("SHOW search_path").value(0, 0) == "sales")
+        #expect(try conn.exec("SHOW TimeZone").value(0, 0) == "UTC")
+        #expect(try conn.exec("SHOW application_name").value(0, 0) == "deltabridge")
+
+        let sink = PostgresSink(config: PostgresStoreConfig(store: StoreID(db.store()), url: url, schema: "sales"))
+        let spec = CollectionSpec(name: "orders", keyAttributes: ["no"])
+        try await sink.prepare(collections: [spec])
+        #expect(try await sink.apply([DocumentPatch(collection: "orders", key: ["no": .int(1)], action: .upsert(set: ["qty": .int(2)], unset: []))]) == [.applied])
+        try db.exec("ALTER TABLE sales.orders ADD COLUMN note text")
+        let results = try await sink.apply([DocumentPatch(collection: "orders", key: ["no": .int(1)], action: .upsert(set: ["note": .string("n")], unset: [])),
+                                            DocumentPatch(collection: "orders", key: ["no": .int(2)], action: .upsert(set: ["ghost": .string("n")], unset: []))])
+        #expect(results[0] == .applied)
+        if case .rejected = results[1] {} else { Issue.record("an unknown column is a rejection") }
+        #expect(try db.rows("SELECT no, qty, note FROM sales.orders") == [["1", "2", "n"]])
+    }
+
+    @Test func factoryChecksSettings() throws {
+        let factory = PostgresConnectorFactory()
+        func settings(_ values: [String: String]) -> StoreSettings {
+            StoreSettings(name: "app-db", type: "postgres", values: values, baseDirectory: "/tmp", location: "p.yaml:3")
+        }
+        #expect(throws: ConnectorError.self) { try factory.config(settings([:])) }
+        #expect(throws: ConnectorError.self) { try factory.config(settings(["url": "postgresql://x/y", "slot": "Bad-Name"])) }
+        #expect(throws: ConnectorError.self) { try factory.config(settings(["url": "host=x port"])) }
+        let c = try factory.config(settings(["url": "postgresql://bridge@db/app"]))
+        #expect(c.slot == "deltabridge_app_db")
+        #expect(c.publication == "deltabridge_app_db")
+        #expect(c.origin == "deltabridge_app_db")
+        #expect(c.schema == "public")
+        #expect(c.table("sales.orders") == PostgresTableName(schema: "sales", name: "orders"))
+        #expect(factory.settingKeys.isSuperset(of: ["url", "slot", "publication", "schema"]))
+    }
+}

@@ -1,0 +1,46 @@
+import DeltaConnector
+
+/// Builds PostgreSQL sources and sinks from a pipeline's store settings: `type: postgres` with
+/// `url` (required, a libpq URI such as `postgresql://bridge@db/app`), `slot` and `publication`
+/// (default `deltabridge_<store>`), `schema` (default `public`) and `origin` (the replication
+/// origin of the bridge's writes, default `deltabridge_<store>`).
+///
+/// Invariant: building a connector opens nothing; the server is first contacted when the engine
+/// validates, snapshots, streams or applies.
+public struct PostgresConnectorFactory: ConnectorFactory {
+    public let type = "postgres"
+    public let settingKeys: Set<String> = ["url", "slot", "publication", "schema", "origin"]
+    let warn: PostgresWarningHandler
+
+    /// `warn` receives the connectors' warnings (default: standard error).
+    public init(warn: @escaping PostgresWarningHandler = PostgresStoreConfig.standardError) {
+        self.warn = warn
+    }
+
+    public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
+        PostgresSource(config: try config(settings))
+    }
+
+    public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {
+        PostgresSink(config: try config(settings))
+    }
+
+    /// The store's settings checked and completed with their defaults.
+    public func config(_ settings: StoreSettings) throws -> PostgresStoreConfig {
+        let url = try settings.require("url", example: "postgresql://bridge@localhost:5432/app")
+        if let problem = PGConnection.checkURL(url) {
+            throw ConnectorError(.permanent, "\(settings.location): store '\(settings.name)' (postgres): 'url' is not a valid libpq connection string (\(problem)) — e.g. `url: postgresql://bridge@localhost:5432/app`")
+        }
+        func optional(_ key: String) -> String? {
+            guard let v = settings.values[key], !v.isEmpty else { return nil }
+            return v
+        }
+        let config = PostgresStoreConfig(store: settings.name, url: url, slot: optional("slot"), publication: optional("publication"),
+                                         schema: optional("schema") ?? "public", origin: optional("origin"),
+                                         location: settings.location, warn: warn)
+        guard PostgresStoreConfig.isValidSlotName(config.slot) else {
+            throw ConnectorError(.permanent, "\(settings.location): store '\(settings.name)' (postgres): slot name '\(config.slot)' is invalid — use 1 to 63 lower-case letters, digits and underscores, e.g. `slot: deltabridge_app`")
+        }
+        return config
+    }
+}

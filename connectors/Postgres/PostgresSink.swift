@@ -1,0 +1,514 @@
+import DeltaCore
+import DeltaConnector
+
+/// Writes document patches into PostgreSQL: each batch in one transaction of a session with the
+/// store's replication origin (so the source sees the writes as echoes). Unconditional upserts go
+/// as multi-row `INSERT … ON CONFLICT (key) DO UPDATE`, grouped by column set; deletes by key;
+/// conditional writes (two-way flows) row by row, guarded with `IS NOT DISTINCT FROM`. Parameters
+/// are text with explicit casts to the columns' types (read from the catalog).
+///
+/// A patch the server refuses (a constraint, a value the type cannot hold) is rolled back to its
+/// savepoint and reported as ``PatchResult/rejected(_:)`` naming table, key and column; the rest
+/// of the batch still applies. A lost connection fails the batch with a transient error.
+///
+/// Invariants: all libpq calls run on this sink's ``BlockingWorker``; generated columns are never
+/// written; a batch leaves no trace when it throws.
+public final class PostgresSink: SinkConnector {
+    public let store: StoreID
+    public let config: PostgresStoreConfig
+
+    let worker: BlockingWorker
+    let state: State
+
+    public init(config: PostgresStoreConfig) {
+        self.store = config.store
+        self.config = config
+        self.worker = BlockingWorker(label: "postgres-sink.\(config.store.name)")
+        self.state = State(config: config)
+    }
+
+    /// Reads the column types of the collections' tables (best effort: a table that cannot be
+    /// read now is read again on the first write to it).
+    public func prepare(collections: [CollectionSpec]) async throws {
+        let state = self.state
+        try await worker.run { state.prepare(collections) }
+    }
+
+    public func apply(_ patches: [DocumentPatch]) async throws -> [PatchResult] {
+        if patches.isEmpty { return [] }
+        let state = self.state
+        return try await worker.run { try state.apply(patches) }
+    }
+
+    public func read(_ collection: CollectionSpec, keys: [[String: Value]]) async throws -> [[String: Value]?] {
+        if keys.isEmpty { return [] }
+        let state = self.state
+        return try await worker.run { try state.read(collection, keys: keys) }
+    }
+
+    /// The sink's connection and table shapes; touched only on the worker.
+    final class State: @unchecked Sendable {
+        let config: PostgresStoreConfig
+        private var conn: PGConnection?
+        private var catalog = PostgresCatalog()
+        private var schemas: [String: PostgresTableSchema] = [:]
+        private var originCreated = false
+
+        /// Rows per multi-row statement at most (also bounded by 30000 parameters).
+        static let rowsPerStatement = 500
+
+        init(config: PostgresStoreConfig) { self.config = config }
+
+        deinit { conn?.close() }
+
+        func connection() throws -> PGConnection {
+            if let conn, conn.isOpen { return conn }
+            conn?.close()
+            let c = try PGConnection.connect(url: config.url, replication: false, store: config.store)
+            conn = c
+            originCreated = false
+            return c
+        }
+
+        func dropConnection() {
+            conn?.close()
+            conn = nil
+        }
+
+        func prepare(_ collections: [CollectionSpec]) {
+            guard let conn = try? connection() else { return }
+            for c in collections {
+                if let schema = try? catalog.table(config.table(c.name), conn) { schemas[c.name] = schema }
+            }
+        }
+
+        func schema(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> PostgresTableSchema {
+            if !reload, let cached = schemas[collection] { return cached }
+            let table = config.table(collection)
+            let schema: PostgresTableSchema?
+            do throws(PostgresServerError) {
+                schema = try catalog.table(table, conn)
+            } catch {
+                throw PostgresAdmin.mapped(error, config, doing: "reading the shape of table \(table)")
+            }
+            guard let schema else {
+                throw ConnectorError(.permanent, "\(config.label): table \(table) does not exist — create it, or fix the table name (or `schema`) in the pipeline")
+            }
+            schemas[collection] = schema
+            return schema
+        }
+
+        // MARK: apply
+
+        /// A patch checked against the table and turned into text parameters.
+        private struct Planned {
+            var index: Int
+            var patch: DocumentPatch
+            var schema: PostgresTableSchema
+            var keyNames: [String]
+            var keyValues: [String?]
+            /// Non-key columns to write and their values (replace: every writable column).
+            var columns: [String]
+            var values: [String?]
+            var keyText: String
+        }
+
+        private struct Rejection: Error { let reason: String }
+
+        func apply(_ patches: [DocumentPatch]) throws -> [PatchResult] {
+            let conn = try connection()
+            var results = [PatchResult](repeating: .applied, count: patches.count)
+            var planned: [Planned] = []
+            var reloaded = Set<String>()
+            for (i, patch) in patches.enumerated() {
+                var schema = try self.schema(patch.collection, conn)
+                // A column the cached shape lacks may have been added since: read the table again
+                // (once per batch).
+                if !reloaded.contains(patch.collection), Self.columns(of: patch).contains(where: { !schema.hasColumn($0) }) {
+                    reloaded.insert(patch.collection)
+                    schema = try self.schema(patch.collection, conn, reload: true)
+                }
+                do throws(Rejection) {
+                    planned.append(try plan(i, patch, schema))
+                } catch {
+                    results[i] = .rejected(error.reason)
+                }
+            }
+            do {
+                try begin(conn)
+                var upserts: [String: [Planned]] = [:]
+                var deletes: [String: [Planned]] = [:]
+                var conditional: [Planned] = []
+                for p in planned {
+                    if p.patch.expected != nil {
+                        conditional.append(p)
+                    } else if p.patch.action == .delete {
+                        deletes[p.patch.collection + "\u{0}" + p.keyNames.joined(separator: "\u{0}"), default: []].append(p)
+                    } else {
+                        upserts[p.patch.collection + "\u{0}" + p.keyNames.joined(separator: "\u{0}") + "\u{1}" + p.columns.joined(separator: "\u{0}"), default: []].append(p)
+                    }
+                }
+                for key in upserts.keys.sorted() {
+                    let group = upserts[key]!
+                    let perStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count + group[0].columns.count)))
+                    for start in stride(from: 0, to: group.count, by: perStatement) {
+                        let chunk = Array(group[start..<min(group.count, start + perStatement)])
+                        try writeGroup(conn, chunk, &results) { _ = try self.upsert(conn, $0, onConflictUpdate: true) }
+                    }
+                }
+                for key in deletes.keys.sorted() {
+                    let group = deletes[key]!
+                    let perStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count)))
+                    for start in stride(from: 0, to: group.count, by: perStatement) {
+                        let chunk = Array(group[start..<min(group.count, start + perStatement)])
+                        try writeGroup(conn, chunk, &results) { try self.delete(conn, $0) }
+                    }
+                }
+                for p in conditional {
+                    results[p.index] = try savepoint(conn, p) { try self.conditional(conn, p) }
+                }
+                try conn.exec("COMMIT; SELECT pg_replication_origin_session_reset()")
+            } catch let error as PostgresServerError {
+                dropConnection()
+                if error.isTransient {
+                    throw ConnectorError(.transient, "\(config.label): \(error) while applying a batch (retrying)")
+                }
+                throw PostgresAdmin.mapped(error, config, doing: "applying a batch")
+            } catch {
+                dropConnection()
+                throw error
+            }
+            return results
+        }
+
+        /// The columns a patch needs to exist (key and non-null written attributes).
+        static func columns(of patch: DocumentPatch) -> [String] {
+            var out = Array(patch.key.keys)
+            switch patch.action {
+            case let .upsert(set, _): out += set.filter { $0.value != .null }.keys
+            case let .replace(document): out += document.filter { $0.value != .null }.keys
+            case .delete: break
+            }
+            return out
+        }
+
+        /// Opens the batch's transaction in a session with the store's replication origin.
+        private func begin(_ conn: PGConnection) throws {
+            let origin = PostgresSQL.literal(config.origin)
+            if !originCreated {
+                do throws(PostgresServerError) {
+                    let exists = try conn.exec("SELECT 1 FROM pg_replication_origin WHERE roname = $1", [config.origin])
+                    if exists.rowCount == 0 {
+                        try conn.exec("SELECT pg_replication_origin_create(\(origin))")
+                    }
+                } catch {
+                    if error.sqlState == "23505" {
+                        // Created concurrently by another session: fine.
+                    } else if error.sqlState == "42501" {
+                        throw originPrivilege(error)
+                    } else {
+                        throw error
+                    }
+                }
+                originCreated = true
+            }
+            do throws(PostgresServerError) {
+                try conn.exec("SELECT pg_replication_origin_session_setup(\(origin)); BEGIN; SELECT pg_replication_origin_xact_setup(pg_current_wal_lsn(), now())")
+            } catch {
+                if error.sqlState == "42501" { throw originPrivilege(error) }
+                if error.sqlState == "55006" || error.message.contains("already active") {
+                    throw ConnectorError(.transient, "\(config.label): replication origin '\(config.origin)' is in use by another session (another bridge writing to this store under the same name?) — retrying; give each bridge its own store name or `origin`")
+                }
+                throw error
+            }
+        }
+
+        private func originPrivilege(_ error: PostgresServerError) -> ConnectorError {
+            ConnectorError(.permanent, "\(config.label): the bridge's role may not use replication origins (\(error.message)), which mark its own writes — use a superuser, or GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_session_setup(text), pg_replication_origin_session_reset(), pg_replication_origin_xact_setup(pg_lsn, timestamptz) TO the bridge's role")
+        }
+
+        /// Checks a patch and encodes its values; a rejection names the table, key and column.
+        private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: PostgresTableSchema) throws(Rejection) -> Planned {
+            let table = schema.table
+            let keyText = Value.object(patch.key).description
+            let keyNames = patch.key.keys.sorted()
+            guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
+            func encode(_ column: PostgresColumn, _ value: Value) throws(Rejection) -> String? {
+                do {
+                    return try column.type.literal(for: value)
+                } catch {
+                    throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
+                }
+            }
+            var keyValues: [String?] = []
+            for k in keyNames {
+                guard let column = schema.column(k) else {
+                    throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping")
+                }
+                let v = patch.key[k]!
+                if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
+                keyValues.append(try encode(column, v))
+            }
+            let keySet = Set(keyNames)
+            var columns: [String] = []
+            var values: [String?] = []
+            func missing(_ name: String) -> Rejection {
+                Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping")
+            }
+            switch patch.action {
+            case let .upsert(set, unset):
+                var wanted = [String: Value]()
+                for (name, value) in set where !keySet.contains(name) { wanted[name] = value }
+                for name in unset where !keySet.contains(name) && set[name] == nil { wanted[name] = .null }
+                for name in wanted.keys.sorted() {
+                    let value = wanted[name]!
+                    guard let column = schema.column(name) else {
+                        if value == .null { continue }
+                        throw missing(name)
+                    }
+                    if column.isGenerated { continue }
+                    columns.append(name)
+                    values.append(try encode(column, value))
+                }
+            case let .replace(document):
+                for (name, value) in document where !keySet.contains(name) && value != .null && !schema.hasColumn(name) {
+                    throw missing(name)
+                }
+                for column in schema.columns where !keySet.contains(column.name) && !column.isGenerated {
+                    columns.append(column.name)
+                    values.append(try encode(column, document[column.name] ?? .null))
+                }
+            case .delete:
+                break
+            }
+            return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyValues: keyValues,
+                           columns: columns, values: values, keyText: keyText)
+        }
+
+        /// Runs a statement for a group of patches in a savepoint; when the server refuses it,
+        /// applies them one by one to find the refused ones.
+        private func writeGroup(_ conn: PGConnection, _ group: [Planned], _ results: inout [PatchResult],
+                                _ statement: ([Planned]) throws -> Void) throws {
+            try conn.exec("SAVEPOINT deltabridge_group")
+            do {
+                try statement(group)
+                try conn.exec("RELEASE SAVEPOINT deltabridge_group")
+                return
+            } catch let error as PostgresServerError where isPatchLevel(error) {
+                try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_group; RELEASE SAVEPOINT deltabridge_group")
+                if group.count == 1 {
+                    results[group[0].index] = .rejected(reason(group[0], error))
+                    return
+                }
+            }
+            for p in group {
+                results[p.index] = try savepoint(conn, p) {
+                    try statement([p])
+                    return .applied
+                }
+            }
+        }
+
+        /// Runs one patch in a savepoint; a refusal becomes `.rejected`.
+        private func savepoint(_ conn: PGConnection, _ p: Planned, _ body: () throws -> PatchResult) throws -> PatchResult {
+            try conn.exec("SAVEPOINT deltabridge_patch")
+            do {
+                let result = try body()
+                try conn.exec("RELEASE SAVEPOINT deltabridge_patch")
+                return result
+            } catch let error as PostgresServerError where isPatchLevel(error) {
+                try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_patch; RELEASE SAVEPOINT deltabridge_patch")
+                return .rejected(reason(p, error))
+            }
+        }
+
+        /// Errors that concern the rows written, not the batch: data, constraints, triggers.
+        private func isPatchLevel(_ error: PostgresServerError) -> Bool {
+            if error.isTransient || error.connectionLost { return false }
+            if ["42501", "42P01", "3F000", "3D000"].contains(error.sqlState) { return false }
+            if error.sqlState.hasPrefix("25") || error.sqlState.hasPrefix("0A") || error.sqlState.hasPrefix("XX") { return false }
+            return true
+        }
+
+        private func reason(_ p: Planned, _ error: PostgresServerError) -> String {
+            var out = "table \(p.schema.table), key \(p.keyText)"
+            if let column = error.column { out += ", column '\(column)'" }
+            if let constraint = error.constraint { out += ", constraint '\(constraint)'" }
+            out += ": \(error.message)"
+            if let detail = error.detail, !detail.isEmpty { out += " (\(detail.replacingNewlines()))" }
+            return out
+        }
+
+        private func cast(_ schema: PostgresTableSchema, _ column: String) -> String {
+            schema.column(column)?.type.castName ?? "text"
+        }
+
+        /// `INSERT … VALUES (…), (…) ON CONFLICT (key) DO UPDATE SET …` (or `DO NOTHING`).
+        @discardableResult
+        private func upsert(_ conn: PGConnection, _ group: [Planned], onConflictUpdate: Bool) throws -> Int {
+            let first = group[0]
+            let schema = first.schema
+            let all = first.keyNames + first.columns
+            var parameters: [String?] = []
+            var rows: [String] = []
+            for p in group {
+                var placeholders: [String] = []
+                for (i, name) in all.enumerated() {
+                    parameters.append(i < p.keyValues.count ? p.keyValues[i] : p.values[i - p.keyValues.count])
+                    placeholders.append("$\(parameters.count)::\(cast(schema, name))")
+                }
+                rows.append("(" + placeholders.joined(separator: ", ") + ")")
+            }
+            let overriding = all.contains { schema.column($0)?.isIdentityAlways ?? false } ? " OVERRIDING SYSTEM VALUE" : ""
+            var sql = "INSERT INTO \(PostgresSQL.table(schema.table)) (" + all.map(PostgresSQL.ident).joined(separator: ", ") + ")\(overriding) VALUES "
+                + rows.joined(separator: ", ") + " ON CONFLICT (" + first.keyNames.map(PostgresSQL.ident).joined(separator: ", ") + ") DO "
+            if first.columns.isEmpty || !onConflictUpdate {
+                sql += "NOTHING"
+            } else {
+                sql += "UPDATE SET " + first.columns.map { "\(PostgresSQL.ident($0)) = EXCLUDED.\(PostgresSQL.ident($0))" }.joined(separator: ", ")
+            }
+            try requireUniqueKey(schema, first.keyNames)
+            return try conn.exec(sql, parameters).affectedRows
+        }
+
+        private func requireUniqueKey(_ schema: PostgresTableSchema, _ keys: [String]) throws {
+            guard schema.isUniqueKey(keys) else {
+                throw ConnectorError(.permanent, "\(config.label): table \(schema.table) has no PRIMARY KEY or UNIQUE index on (\(keys.joined(separator: ", "))), which writing by key needs — ALTER TABLE \(PostgresSQL.table(schema.table)) ADD PRIMARY KEY (\(keys.map(PostgresSQL.ident).joined(separator: ", "))), or fix the key in the mapping")
+            }
+        }
+
+        /// `DELETE … WHERE (key) IN ((…), (…))`.
+        private func delete(_ conn: PGConnection, _ group: [Planned]) throws {
+            let schema = group[0].schema
+            let keys = group[0].keyNames
+            var parameters: [String?] = []
+            var tuples: [String] = []
+            for p in group {
+                var placeholders: [String] = []
+                for (i, name) in keys.enumerated() {
+                    parameters.append(p.keyValues[i])
+                    placeholders.append("$\(parameters.count)::\(cast(schema, name))")
+                }
+                tuples.append("(" + placeholders.joined(separator: ", ") + ")")
+            }
+            try conn.exec("DELETE FROM \(PostgresSQL.table(schema.table)) WHERE (" + keys.map(PostgresSQL.ident).joined(separator: ", ")
+                          + ") IN (" + tuples.joined(separator: ", ") + ")", parameters)
+        }
+
+        /// `"k1" = $1::t AND …` with the key parameters appended to `parameters`.
+        private func keyCondition(_ p: Planned, _ parameters: inout [String?]) -> String {
+            p.keyNames.enumerated().map { i, name in
+                parameters.append(p.keyValues[i])
+                return "\(PostgresSQL.ident(name)) = $\(parameters.count)::\(cast(p.schema, name))"
+            }.joined(separator: " AND ")
+        }
+
+        /// Rule 8: the guard of `expected` as SQL conditions; nil when it can never hold (a
+        /// value where the table has no column, or a value the column cannot hold).
+        private func guardCondition(_ p: Planned, _ expected: [String: Value?], _ parameters: inout [String?]) -> [String]? {
+            var conditions: [String] = []
+            for name in expected.keys.sorted() {
+                let value = expected[name]! ?? .null
+                guard let column = p.schema.column(name) else {
+                    if value == .null { continue }
+                    return nil
+                }
+                let ident = PostgresSQL.ident(name)
+                guard let text = try? column.type.literal(for: value) else {
+                    if value == .null { conditions.append("\(ident) IS NULL"); continue }
+                    return nil
+                }
+                parameters.append(text)
+                let n = parameters.count
+                switch column.type.comparison {
+                case .equality: conditions.append("\(ident) IS NOT DISTINCT FROM $\(n)::\(column.type.castName)")
+                case .jsonb: conditions.append("\(ident)::jsonb IS NOT DISTINCT FROM $\(n)::jsonb")
+                case .jsonbArray: conditions.append("\(ident)::jsonb[] IS NOT DISTINCT FROM $\(n)::jsonb[]")
+                case .text: conditions.append("\(ident)::text IS NOT DISTINCT FROM ($\(n)::\(column.type.castName))::text")
+                }
+            }
+            return conditions
+        }
+
+        /// A guarded write: update (or delete) only when the row still holds `expected`; create a
+        /// row only when `expected` says it is missing.
+        private func conditional(_ conn: PGConnection, _ p: Planned) throws -> PatchResult {
+            guard let expected = p.patch.expected else { return .applied }
+            let allAbsent = expected.values.allSatisfy { $0 == nil || $0 == .null }
+            let table = PostgresSQL.table(p.schema.table)
+            var parameters: [String?] = []
+            let keys = keyCondition(p, &parameters)
+            guard let guards = guardCondition(p, expected, &parameters) else { return .guardFailed }
+            let condition = ([keys] + guards).joined(separator: " AND ")
+            if p.patch.action == .delete {
+                if try conn.exec("DELETE FROM \(table) WHERE \(condition)", parameters).affectedRows > 0 { return .applied }
+                guard allAbsent else { return .guardFailed }
+                var keyParameters: [String?] = []
+                let exists = try conn.exec("SELECT 1 FROM \(table) WHERE \(keyCondition(p, &keyParameters))", keyParameters).rowCount > 0
+                return exists ? .guardFailed : .applied
+            }
+            if p.columns.isEmpty {
+                if try conn.exec("SELECT 1 FROM \(table) WHERE \(condition)", parameters).rowCount > 0 { return .applied }
+            } else {
+                let sets = p.columns.enumerated().map { i, name in
+                    parameters.append(p.values[i])
+                    return "\(PostgresSQL.ident(name)) = $\(parameters.count)::\(cast(p.schema, name))"
+                }
+                if try conn.exec("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE \(condition)", parameters).affectedRows > 0 {
+                    return .applied
+                }
+            }
+            guard allAbsent else { return .guardFailed }
+            return try upsert(conn, [p], onConflictUpdate: false) > 0 ? .applied : .guardFailed
+        }
+
+        // MARK: read
+
+        func read(_ collection: CollectionSpec, keys: [[String: Value]]) throws -> [[String: Value]?] {
+            let conn = try connection()
+            let schema = try self.schema(collection.name, conn)
+            let keyNames = collection.keyAttributes
+            var out = [[String: Value]?](repeating: nil, count: keys.count)
+            var parameters: [String?] = []
+            var tuples: [String] = []
+            for (i, key) in keys.enumerated() {
+                var items = ["\(i)"]
+                var usable = true
+                for name in keyNames {
+                    guard let column = schema.column(name), let value = key[name],
+                          let text = try? column.type.literal(for: value) else { usable = false; break }
+                    parameters.append(text)
+                    items.append("$\(parameters.count)::\(column.type.castName)")
+                }
+                if !usable {
+                    parameters.removeLast(items.count - 1)
+                    continue
+                }
+                tuples.append("(" + items.joined(separator: ", ") + ")")
+            }
+            if tuples.isEmpty { return out }
+            let names = keyNames.enumerated().map { "k\($0.offset)" }
+            let join = keyNames.enumerated().map { "t.\(PostgresSQL.ident($1)) = k.k\($0)" }.joined(separator: " AND ")
+            let sql = "SELECT k.ord, t.* FROM (VALUES \(tuples.joined(separator: ", "))) AS k(ord, \(names.joined(separator: ", "))) JOIN \(PostgresSQL.table(schema.table)) t ON \(join)"
+            let result: PGResult
+            do throws(PostgresServerError) {
+                result = try conn.exec(sql, parameters)
+            } catch {
+                if error.connectionLost { dropConnection() }
+                throw PostgresAdmin.mapped(error, config, doing: "reading table \(schema.table)")
+            }
+            for row in 0..<result.rowCount {
+                guard let ord = result.value(row, 0).flatMap({ Int($0) }), ord < out.count else { continue }
+                var document = [String: Value]()
+                for i in 1..<result.columnCount {
+                    let name = result.columnName(i)
+                    guard let text = result.value(row, i) else { document[name] = .null; continue }
+                    let type = schema.column(name)?.type ?? PostgresColumnType(oid: result.columnType(i), kind: .unknown("?"), castName: "text")
+                    document[name] = type.decode(text).value
+                }
+                out[ord] = document
+            }
+            return out
+        }
+    }
+}
