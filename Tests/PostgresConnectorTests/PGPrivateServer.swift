@@ -72,20 +72,33 @@ final class PGPrivateServer: @unchecked Sendable {
         }
     }
 
+    /// Runs a program to its end (posix_spawn and waitpid: the server pg_ctl starts outlives it
+    /// and must not hold anything the test waits on), output into a file shown on failure.
     private static func run(_ executable: String, _ arguments: [String], in folder: String? = nil) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
+        let log = NSTemporaryDirectory() + "deltabridge-pgprivate-\(UUID().uuidString).out"
+        defer { unlink(log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let command = folder.map { "cd '\($0)' && exec \"$0\" \"$@\"" } ?? "exec \"$0\" \"$@\""
+        let argv = ["/bin/sh", "-c", command, executable] + arguments
+        var pid: pid_t = 0
+        let spawned = withOptionalCStrings(argv.map { Optional($0) } + [nil]) { pointers in
+            pointers.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: argv.count + 1) { args in
+                posix_spawn(&pid, "/bin/sh", &actions, nil, args, environ)
+            }
+        }
+        guard spawned == 0 else { throw Failure(description: "cannot start \(executable) (error \(spawned))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
         }
     }
 

@@ -319,6 +319,7 @@ import Testing
         let warnings = WarningLog()
         let source = PostgresSource(config: db.config(warn: warnings.handler))
         let reader = try await source.beginSnapshot(of: [spec])
+        #expect(try await reader.estimatedCount(spec) == 25)
         let rows = try await readSnapshot(reader, spec, limit: 4)
         await reader.close()
         #expect(rows.count == 25)

@@ -39,7 +39,8 @@ final class PostgresChangeDecoder: @unchecked Sendable {
         let table = PostgresTableName(schema: relation.namespace.isEmpty ? "pg_catalog" : relation.namespace, name: relation.name)
         let spec = specs[table]
         var resolved: [PostgresColumnType] = []
-        for column in relation.columns {
+        // Tables outside the mapping (a publication may hold more) are not decoded.
+        for column in relation.columns where spec != nil {
             let direct = PostgresTypeOID.resolve(column.typeOID, types: types)
             var type: PostgresColumnType
             if PostgresTypeOID.isKnown(direct) {

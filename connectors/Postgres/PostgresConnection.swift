@@ -53,15 +53,6 @@ public struct PostgresServerError: Error, Sendable, CustomStringConvertible {
         if ["08", "58"].contains(cls) || (cls == "53" && sqlState != "53400") { return true }
         return ["40001", "40P01", "55P03", "55006", "57014", "57P01", "57P02", "57P03", "57P05"].contains(sqlState)
     }
-
-    /// Errors caused by one row's data (types, constraints, sizes): the patch is rejected, the
-    /// batch goes on.
-    public var isRowLevel: Bool {
-        let cls = String(sqlState.prefix(2))
-        if ["22", "23"].contains(cls) { return true }
-        // datatype mismatch, cannot coerce, invalid text representation of arrays etc.
-        return ["42804", "42846", "2200G", "42P18"].contains(sqlState)
-    }
 }
 
 /// One query result; frees the libpq result when released.

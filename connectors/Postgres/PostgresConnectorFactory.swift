@@ -5,6 +5,9 @@ import DeltaConnector
 /// (default `deltabridge_<store>`), `schema` (default `public`) and `origin` (the replication
 /// origin of the bridge's writes, default `deltabridge_<store>`).
 ///
+/// A slot serves one reader: when two flows read the same database, define it as two stores
+/// (or give each its own `slot`), or each flow's snapshot would drop the other's slot.
+///
 /// Invariant: building a connector opens nothing; the server is first contacted when the engine
 /// validates, snapshots, streams or applies.
 public struct PostgresConnectorFactory: ConnectorFactory {

@@ -178,8 +178,10 @@ public final class PostgresSnapshotReader: SnapshotReader {
             } catch {
                 return nil
             }
-            guard let n = r.value(0, 0).flatMap({ Int($0) }), n >= 0 else { return nil }
-            return n
+            if let n = r.value(0, 0).flatMap({ Int($0) }), n >= 0 { return n }
+            // Never analyzed: count in the snapshot.
+            let counted = try? conn.exec("SELECT count(*) FROM \(PostgresSQL.table(schema.table))")
+            return counted?.value(0, 0).flatMap { Int($0) }
         }
     }
 
