@@ -95,9 +95,7 @@ extension Value: Hashable {
         case let .int(i): hasher.combine(i)
         case let .double(d): hasher.combine(Value.canonicalBits(d))
         case let .decimal(d): hasher.combine(d)
-        case let .string(s):
-            hasher.combine(s.utf8.count)
-            for byte in s.utf8 { hasher.combine(byte) }
+        case let .string(s): hashBytes(s, into: &hasher)
         case let .bytes(b): hasher.combine(b)
         case let .timestamp(t): hasher.combine(t)
         case let .array(a): hasher.combine(a)
@@ -106,7 +104,7 @@ extension Value: Hashable {
             var acc = 0
             for (k, v) in o {
                 var h = Hasher()
-                h.combine(Value.string(k))
+                hashBytes(k, into: &h)
                 h.combine(v)
                 acc ^= h.finalize()
             }
