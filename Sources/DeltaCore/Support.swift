@@ -1,8 +1,16 @@
-/// JSON string quoting shared by value rendering and the JSON codec.
-enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
+/// JSON string quoting, shared by value rendering and the connectors' JSON writers.
+public enum JSONText {
+    /// `s` as a JSON string literal.
+    public static func quote(_ s: String) -> String {
+        var out = ""
         out.reserveCapacity(s.utf8.count + 2)
+        quote(s, into: &out)
+        return out
+    }
+
+    /// Appends `s` as a JSON string literal to `out`.
+    public static func quote(_ s: String, into out: inout String) {
+        out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -17,7 +25,6 @@ enum JSONText {
             }
         }
         out += "\""
-        return out
     }
 }
 
