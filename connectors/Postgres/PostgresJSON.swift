@@ -87,24 +87,8 @@ public enum PostgresJSON {
     }
 
     private static func quote(_ s: String, to out: inout String, jsonb: Bool) throws(PgValueMappingError) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case let c where c.value < 0x20:
-                if c.value == 0 && jsonb { throw PgValueMappingError("jsonb cannot hold the NUL character (\\u0000)") }
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        if jsonb && s.utf8.contains(0) { throw PgValueMappingError("jsonb cannot hold the NUL character (\\u0000)") }
+        JSONText.quote(s, into: &out)
     }
 
     private struct Parser {

@@ -1,3 +1,5 @@
+import DeltaCore
+
 /// PostgreSQL timestamp text (DateStyle ISO: `2024-02-29 23:59:59.123456+05:30`, `0044-03-15 00:00:00 BC`,
 /// `infinity`) to and from Unix microseconds, and PostgreSQL's own epoch (2000-01-01).
 ///
@@ -72,8 +74,8 @@ public enum PostgresTimestamp {
             guard year >= 1 else { return nil }
             astronomicalYear = 1 - year
         }
-        guard p.atEnd, (1...12).contains(month), day >= 1, day <= daysInMonth(astronomicalYear, month) else { return nil }
-        let days = days(fromCivil: astronomicalYear, month, day)
+        guard p.atEnd, (1...12).contains(month), day >= 1, day <= Timestamps.daysInMonth(astronomicalYear, month) else { return nil }
+        let days = Timestamps.days(fromCivil: astronomicalYear, month, day)
         let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
         let (local, o2) = dayMicros.addingReportingOverflow(timeOfDay)
         let (utc, o3) = local.subtractingReportingOverflow(offsetSeconds * 1_000_000)
@@ -87,7 +89,7 @@ public enum PostgresTimestamp {
         if micros == Int64.max { return "infinity" }
         if micros == Int64.min { return "-infinity" }
         let (days, microsOfDay) = floorDivide(micros, 86_400_000_000)
-        let (y, m, d) = civil(fromDays: days)
+        let (y, m, d) = Timestamps.civil(fromDays: days)
         let seconds = microsOfDay / 1_000_000
         let frac = microsOfDay % 1_000_000
         var out = pad(y <= 0 ? 1 - y : y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + " "
@@ -105,7 +107,7 @@ public enum PostgresTimestamp {
     /// The UTC calendar date of `micros`, `YYYY-MM-DD` (with ` BC` before year 1), as PostgreSQL prints `date`.
     public static func formatDate(_ micros: Int64) -> String {
         let (days, _) = floorDivide(micros, 86_400_000_000)
-        let (y, m, d) = civil(fromDays: days)
+        let (y, m, d) = Timestamps.civil(fromDays: days)
         return pad(y <= 0 ? 1 - y : y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + (y <= 0 ? " BC" : "")
     }
 
@@ -147,36 +149,5 @@ public enum PostgresTimestamp {
         var r = a % b
         if r < 0 { r += b; q -= 1 }
         return (q, r)
-    }
-
-    private static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
     }
 }
