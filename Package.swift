@@ -38,15 +38,26 @@ let package = Package(
         // PostgreSQL: libpq (Debian: libpq-dev) and the pgoutput logical replication protocol.
         .systemLibrary(name: "CLibPQ", path: "connectors/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "PostgresConnector", dependencies: ["DeltaCore", "DeltaConnector", "CLibPQ"], path: "connectors/Postgres"),
+        // MariaDB: Connector/C (Debian: libmariadb-dev), binlog replication with our own row decoder.
+        .systemLibrary(name: "CMariaDB", path: "connectors/CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .target(name: "MariaDBConnector", dependencies: ["DeltaCore", "DeltaConnector", "CMariaDB"], path: "connectors/MariaDB"),
+        // MongoDB: libmongoc/libbson (Debian: libmongoc-dev), change streams and bulk writes.
+        .systemLibrary(name: "CMongoC", path: "connectors/CMongoC", pkgConfig: "libmongoc-1.0", providers: [.apt(["libmongoc-dev"])]),
+        .target(name: "MongoDBConnector", dependencies: ["DeltaCore", "DeltaConnector", "CMongoC"], path: "connectors/MongoDB"),
+        // CouchDB: the CouchDB 3 HTTP API over libcurl (Debian: libcurl4-openssl-dev).
+        .systemLibrary(name: "CCurl", path: "connectors/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CouchDBConnector", dependencies: ["DeltaCore", "DeltaConnector", "CCurl"], path: "connectors/CouchDB"),
         // The `deltabridge` command.
         .executableTarget(name: "DeltaBridgeCLI", dependencies: [
-            "DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline", "SQLiteConnector", "PostgresConnector",
+            "DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline",
+            "SQLiteConnector", "PostgresConnector", "MariaDBConnector", "MongoDBConnector", "CouchDBConnector",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "DeltaBench", dependencies: [
             "DeltaCore", "DeltaLedger", "DeltaConnector", "DeltaPipeline", "SQLiteConnector", "SQLiteSupport",
+            "PostgresConnector", "MariaDBConnector", "MongoDBConnector", "CouchDBConnector",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -55,6 +66,9 @@ let package = Package(
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
         .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "SQLiteConnector"],
                     exclude: ["Fixtures/capture.sh"]),
+        .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"]),
+        .testTarget(name: "MongoDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),
+        .testTarget(name: "CouchDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector"]),
         // Runs the built `deltabridge` binary on temporary pipeline files against real stores.
         .testTarget(name: "EndToEndTests", dependencies: ["DeltaBridgeCLI", "SQLiteSupport"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),

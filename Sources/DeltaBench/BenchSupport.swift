@@ -72,3 +72,9 @@ extension String {
     func leftPad(_ n: Int) -> String { String(repeating: " ", count: max(0, n - count)) + self }
     func rightPad(_ n: Int) -> String { self + String(repeating: " ", count: max(0, n - count)) }
 }
+
+/// A suite that cannot run in this build.
+struct BenchmarkUnavailable: Error, CustomStringConvertible {
+    var suite: String
+    var description: String { "the \(suite) suite is not built yet" }
+}

@@ -12,6 +12,9 @@ usage: deltabridge-bench <suite> [options]
 suites:
   core    merge throughput (in memory), SQLite ledger apply throughput (on disk), peak RSS
   sqlite  SQLite→SQLite through the engine: snapshot rows/s, streamed events/s, peak RSS
+  mariadb  MariaDB→PostgreSQL (needs DELTABRIDGE_MARIADB_URL, DELTABRIDGE_PG_URL)
+  mongodb  PG→Mongo and Mongo→PG, with the server-alone rate (needs DELTABRIDGE_MONGO_URL, DELTABRIDGE_PG_URL)
+  couchdb  CouchDB→SQLite, with the server's raw _bulk_docs rate (needs DELTABRIDGE_COUCHDB_URL)
 
 options:
   --documents N      documents for the ledger run (default 1000000, × 8 attributes)
@@ -68,6 +71,18 @@ do {
         bench.directory = options["dir"] ?? bench.directory
         let figures = try await bench.run()
         print("\nresults (sqlite):")
+        figures.forEach { $0.print() }
+    case "mariadb":
+        let figures = try await MariaDBBenchmark(options: options).run()
+        print("\nresults (mariadb):")
+        figures.forEach { $0.print() }
+    case "mongodb":
+        let figures = try await MongoDBBenchmark(options: options).run()
+        print("\nresults (mongodb):")
+        figures.forEach { $0.print() }
+    case "couchdb":
+        let figures = try await CouchDBBenchmark(options: options).run()
+        print("\nresults (couchdb):")
         figures.forEach { $0.print() }
     default:
         print("deltabridge-bench: unknown suite \(suite)\n\n\(usage)")

@@ -4,12 +4,17 @@ import DeltaLedger
 import DeltaPipeline
 import Foundation
 import Logging
+import CouchDBConnector
+import MariaDBConnector
+import MongoDBConnector
 import PostgresConnector
 import SQLiteConnector
 
 /// Every store type this build of `deltabridge` knows.
 func makeRegistry() -> ConnectorRegistry {
-    ConnectorRegistry([SQLiteConnectorFactory(), PostgresConnectorFactory()])
+    ConnectorRegistry([
+        SQLiteConnectorFactory(), PostgresConnectorFactory(), MariaDBConnectorFactory(), MongoDBConnectorFactory(), CouchDBConnectorFactory(),
+    ])
 }
 
 /// Prints a one-line error to stderr and exits with `code` (2: bad input, 1: failure at run time).

@@ -1,0 +1,8 @@
+/// The CouchDB benchmark suite (see the issue for its figures); `options` are the command line's `--name value` pairs.
+struct CouchDBBenchmark {
+    var options: [String: String]
+
+    func run() async throws -> [Figure] {
+        throw BenchmarkUnavailable(suite: "CouchDB")
+    }
+}

@@ -1,0 +1,9 @@
+import DeltaConnector
+import CouchDBConnector
+import Testing
+
+@Suite struct CouchDBFactoryTests {
+    @Test func theStoreTypeIsNamed() {
+        #expect(CouchDBConnectorFactory().type == "couchdb")
+    }
+}
