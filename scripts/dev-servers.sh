@@ -17,5 +17,4 @@ servers_init
 for server in "$@"; do "start_$server"; done
 { export -p | grep ' DELTABRIDGE_'; echo "# READY"; } > "$ENV_FILE"
 echo "[dev-servers] ready; variables in $ENV_FILE"
-sleep infinity &
-wait $!
+while true; do sleep 1; done

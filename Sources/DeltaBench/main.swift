@@ -12,6 +12,10 @@ usage: deltabridge-bench <suite> [options]
 suites:
   core    merge throughput (in memory), SQLite ledger apply throughput (on disk), peak RSS
   sqlite  SQLite→SQLite through the engine: snapshot rows/s, streamed events/s, peak RSS
+  postgres PG→PG through the engine and PostgreSQL's own logical replication in the same run:
+           snapshot rows/s, streamed events/s, lag p50/p99 at a steady rate, peak RSS, ratios
+           (--source-url/--target-url, default DELTABRIDGE_PG_URL; scripts/bench-postgres.sh
+           starts two private clusters; --rows --updates --inserts --deletes --rate --lag-seconds)
   mariadb  MariaDB→PostgreSQL (needs DELTABRIDGE_MARIADB_URL, DELTABRIDGE_PG_URL)
   mongodb  PG→Mongo and Mongo→PG, with the server-alone rate (needs DELTABRIDGE_MONGO_URL, DELTABRIDGE_PG_URL)
   couchdb  CouchDB→SQLite, with the server's raw _bulk_docs rate (needs DELTABRIDGE_COUCHDB_URL)
@@ -71,6 +75,10 @@ do {
         bench.directory = options["dir"] ?? bench.directory
         let figures = try await bench.run()
         print("\nresults (sqlite):")
+        figures.forEach { $0.print() }
+    case "postgres":
+        let figures = try await PostgresBenchmark(options: options).run()
+        print("\nresults (postgres):")
         figures.forEach { $0.print() }
     case "mariadb":
         let figures = try await MariaDBBenchmark(options: options).run()
