@@ -7,11 +7,11 @@ import Testing
 /// The source against a real PostgreSQL (DELTABRIDGE_PG_URL): snapshot hand-off, stream decoding,
 /// echoes, lost positions and lost connections.
 @Suite struct PostgresSourceTests {
-    @Test func snapshotOf20kRowsWhileWritesContinueHasNoGapAndNoDuplicate() async throws {
+    @Test func snapshotOf100kRowsWhileWritesContinueHasNoGapAndNoDuplicate() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }
         try db.exec("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
-        try db.exec("INSERT INTO items SELECT g, 0, 'n' || g FROM generate_series(1, 20000) g")
+        try db.exec("INSERT INTO items SELECT g, 0, 'n' || g FROM generate_series(1, 100000) g")
         let spec = CollectionSpec(name: "items", keyAttributes: ["id"])
         let source = PostgresSource(config: db.config())
 
@@ -25,7 +25,7 @@ import Testing
             var i = 0
             while !Task.isCancelled && i < 5000 {
                 i += 1
-                try conn.exec("BEGIN; INSERT INTO items VALUES (\(20000 + i), -1, 'new'); UPDATE items SET v = v + 1 WHERE id = \(i * 7 % 20000 + 1); COMMIT")
+                try conn.exec("BEGIN; INSERT INTO items VALUES (\(100000 + i), -1, 'new'); UPDATE items SET v = v + 1 WHERE id = \(i * 37 % 100000 + 1); COMMIT")
                 started.set(i)
             }
             return i
@@ -43,15 +43,15 @@ import Testing
         let snapshotIDs = snapshot.map { $0.attributes["id"]! }
         #expect(Set(snapshotIDs).count == snapshot.count)
         #expect(snapshotIDs == snapshotIDs.sorted { ($0.intValue ?? 0) < ($1.intValue ?? 0) })
-        #expect(snapshot.count >= 20000)
+        #expect(snapshot.count >= 100000)
 
         let (changes, position, _) = try await withPGTimeout { try await drainChanges(source, [spec], after: reader.position) }
         #expect(LSN(position)! > LSN(reader.position)!)
 
         // Every new row exactly once, in the snapshot or in the stream.
         var seen = [Int64: Int]()
-        for row in snapshot where (row.attributes["id"]!.intValue ?? 0) > 20000 { seen[row.attributes["id"]!.intValue!, default: 0] += 1 }
-        for c in changes where (c.attributes["id"]!.intValue ?? 0) > 20000 { seen[c.attributes["id"]!.intValue!, default: 0] += 1 }
+        for row in snapshot where (row.attributes["id"]!.intValue ?? 0) > 100000 { seen[row.attributes["id"]!.intValue!, default: 0] += 1 }
+        for c in changes where (c.attributes["id"]!.intValue ?? 0) > 100000 { seen[c.attributes["id"]!.intValue!, default: 0] += 1 }
         #expect(seen.count == written)
         #expect(seen.values.allSatisfy { $0 == 1 })
 
@@ -62,7 +62,7 @@ import Testing
         for c in changes {
             let id = c.attributes["id"]!.intValue!
             let value = c.attributes["v"]!.intValue!
-            if id <= 20000 {
+            if id <= 100000 {
                 if value != v[id]! + 1 { broken += 1 }
             } else if v[id] != nil {
                 broken += 1
