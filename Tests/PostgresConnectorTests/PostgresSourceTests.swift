@@ -336,6 +336,32 @@ import Testing
         #expect(LSN(again.position)! >= LSN(reader.position)!)
     }
 
+    @Test func heartbeatMovesTheStreamPositionWhileWatchedTablesAreIdle() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE quiet (id int PRIMARY KEY)")
+        var config = db.config()
+        config.heartbeatInterval = 100
+        let source = PostgresSource(config: config)
+        let spec = CollectionSpec(name: "quiet", keyAttributes: ["id"])
+        let reader = try await source.beginSnapshot(of: [spec])
+        await reader.close()
+        let start = LSN(reader.position)!
+
+        // Nothing writes to `quiet`: only the heartbeat can move the server, and so the stream.
+        let advanced = try await withPGTimeout(30) { () -> (LSN, Int) in
+            var changes = 0
+            for try await batch in source.changes(of: [spec], after: reader.position, follow: true) {
+                changes += batch.changes.count
+                if let p = LSN(batch.position), p > start { return (p, changes) }
+            }
+            throw PGPrivateServer.Failure(description: "the stream ended without moving past \(start)")
+        }
+        #expect(advanced.1 == 0, "the heartbeat table is not published: its writes are not changes")
+        let beats = try db.scalar("SELECT count(*) FROM public.deltabridge_heartbeat WHERE slot = $1", [config.slot])
+        #expect(beats == "1")
+    }
+
     @Test func lagAndValidation() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }

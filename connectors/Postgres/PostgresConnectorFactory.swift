@@ -3,7 +3,8 @@ import DeltaConnector
 /// Builds PostgreSQL sources and sinks from a pipeline's store settings: `type: postgres` with
 /// `url` (required, a libpq URI such as `postgresql://bridge@db/app`), `slot` and `publication`
 /// (default `deltabridge_<store>`), `schema` (default `public`) and `origin` (the replication
-/// origin of the bridge's writes, default `deltabridge_<store>`).
+/// origin of the bridge's writes, default `deltabridge_<store>`) and `heartbeat_interval` (off by
+/// default; e.g. `30s` makes an idle stream write to `<schema>.deltabridge_heartbeat`).
 ///
 /// A slot serves one reader: when two flows read the same database, define it as two stores
 /// (or give each its own `slot`), or each flow's snapshot would drop the other's slot.
@@ -12,7 +13,7 @@ import DeltaConnector
 /// validates, snapshots, streams or applies.
 public struct PostgresConnectorFactory: ConnectorFactory {
     public let type = "postgres"
-    public let settingKeys: Set<String> = ["url", "slot", "publication", "schema", "origin"]
+    public let settingKeys: Set<String> = ["url", "slot", "publication", "schema", "origin", "heartbeat_interval"]
     let warn: PostgresWarningHandler
 
     /// `warn` receives the connectors' warnings (default: standard error).
@@ -38,9 +39,15 @@ public struct PostgresConnectorFactory: ConnectorFactory {
             guard let v = settings.values[key], !v.isEmpty else { return nil }
             return v
         }
-        let config = PostgresStoreConfig(store: settings.name, url: url, slot: optional("slot"), publication: optional("publication"),
+        var config = PostgresStoreConfig(store: settings.name, url: url, slot: optional("slot"), publication: optional("publication"),
                                          schema: optional("schema") ?? "public", origin: optional("origin"),
                                          location: settings.location, warn: warn)
+        if let text = optional("heartbeat_interval") {
+            guard let micros = DurationText.parse(text), micros >= 1_000 else {
+                throw ConnectorError(.permanent, "\(settings.location): store '\(settings.name)' (postgres): heartbeat_interval '\(text)' is not a duration of at least 1ms — e.g. `heartbeat_interval: 30s`")
+            }
+            config.heartbeatInterval = micros / 1_000
+        }
         guard PostgresStoreConfig.isValidSlotName(config.slot) else {
             throw ConnectorError(.permanent, "\(settings.location): store '\(settings.name)' (postgres): slot name '\(config.slot)' is invalid — use 1 to 63 lower-case letters, digits and underscores, e.g. `slot: deltabridge_app`")
         }

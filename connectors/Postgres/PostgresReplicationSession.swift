@@ -45,6 +45,10 @@ final class PostgresReplicationSession: @unchecked Sendable {
     private var lastSentFlush = LSN.invalid
     private var lastActivityAt: Int64 = 0
     private var lastIdleAdvanceAt: Int64 = 0
+    private var lastHeartbeatAt: Int64 = 0
+    /// When the last logical change (not a keepalive) arrived.
+    private var lastChangeAt: Int64 = 0
+    private var heartbeatFailed = false
     private var announcedCaughtUp = false
     private var started = false
     private(set) var finished = false
@@ -246,6 +250,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
                     return .batch(emit(position: pendingPosition, caughtUp: follow))
                 }
                 if follow {
+                    if transaction == nil { beatIfIdle() }
                     if transaction == nil, let head = serverHead, head > lastYielded,
                        !announcedCaughtUp || Monotonic.milliseconds() - lastIdleAdvanceAt >= Self.idleAdvanceInterval {
                         lastIdleAdvanceAt = Monotonic.milliseconds()
@@ -263,6 +268,26 @@ final class PostgresReplicationSession: @unchecked Sendable {
                 lastActivityAt = Monotonic.milliseconds()
                 if let step = try handle(frame: bytes) { return step }
             }
+        }
+    }
+
+    /// Writes the heartbeat row when the stream has been idle for the configured interval. A
+    /// failure (no privilege, read-only server) is warned about once and turns heartbeats off.
+    private func beatIfIdle() {
+        guard let interval = config.heartbeatInterval, !heartbeatFailed, let admin else { return }
+        let now = Monotonic.milliseconds()
+        guard now - max(lastChangeAt, lastHeartbeatAt) >= interval else { return }
+        lastHeartbeatAt = now
+        let table = PostgresSQL.table(config.heartbeatTable)
+        do throws(PostgresServerError) {
+            try admin.exec("CREATE TABLE IF NOT EXISTS \(table) (slot text PRIMARY KEY, beat_at timestamptz NOT NULL)")
+            try admin.exec("INSERT INTO \(table) VALUES ($1, now()) ON CONFLICT (slot) DO UPDATE SET beat_at = excluded.beat_at", [config.slot])
+            // Ask for a keepalive now, so the new server position arrives without waiting for
+            // the walsender's own (every wal_sender_timeout / 2).
+            try? sendStatus(replyRequested: true)
+        } catch {
+            heartbeatFailed = true
+            config.warn("\(config.label): heartbeat write to \(table) failed (\(error.message)) — grant the user CREATE on schema \(config.schema) and INSERT/UPDATE on the table, or remove heartbeat_interval; heartbeats are off until restart")
         }
     }
 
@@ -292,6 +317,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
             }
             return nil
         case let .xLogData(_, _, _, payload):
+            lastChangeAt = Monotonic.milliseconds()
             let decoded: PgOutputMessage
             do {
                 decoded = try decoder.decodeMessage(payload)

@@ -23,6 +23,10 @@ public struct PostgresStoreConfig: Sendable {
     /// `file:line` of the store's entry, for messages.
     public var location: String
     public var warn: PostgresWarningHandler
+    /// When set, a streaming source that has seen no change for this long (ms) upserts its row
+    /// in `<schema>.deltabridge_heartbeat`, so the server's WAL position — and with it the slot's
+    /// confirmed position — moves even when the watched tables are idle.
+    public var heartbeatInterval: Int64?
 
     public init(store: StoreID, url: String, slot: String? = nil, publication: String? = nil, schema: String = "public",
                 origin: String? = nil, location: String = "", warn: @escaping PostgresWarningHandler = PostgresStoreConfig.standardError) {
@@ -63,6 +67,9 @@ public struct PostgresStoreConfig: Sendable {
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
+
+    /// The heartbeat table (not published: its writes move WAL, they are not changes).
+    var heartbeatTable: PostgresTableName { PostgresTableName(schema: schema, name: "deltabridge_heartbeat") }
 
     /// The message of a lost position, with the fix.
     func positionLost(_ what: String) -> ConnectorError {
