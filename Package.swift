@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
         .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
-        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "SQLiteConnector"],
+        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "DeltaLedger", "SQLiteConnector"],
                     exclude: ["Fixtures/capture.sh"]),
         .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"]),
         .testTarget(name: "MongoDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),

@@ -13,7 +13,7 @@ import SQLiteConnector
 /// Every store type this build of `deltabridge` knows.
 func makeRegistry() -> ConnectorRegistry {
     ConnectorRegistry([
-        SQLiteConnectorFactory(), PostgresConnectorFactory(), MariaDBConnectorFactory(), MongoDBConnectorFactory(), CouchDBConnectorFactory(),
+        SQLiteConnectorFactory(), PostgresConnectorFactory(warn: { Logger(label: "deltabridge.postgres").warning("\($0)") }), MariaDBConnectorFactory(), MongoDBConnectorFactory(), CouchDBConnectorFactory(),
     ])
 }
 

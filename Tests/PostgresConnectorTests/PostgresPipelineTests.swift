@@ -1,5 +1,6 @@
 import DeltaConnector
 import DeltaCore
+import DeltaLedger
 import DeltaPipeline
 import Foundation
 import SQLiteSupport
@@ -321,8 +322,15 @@ import Testing
             waited += 1
         }
         #expect(try count() == 3)
-        // Rows are in SQLite before the engine checkpoints them; give it a moment to finish the batch.
-        try await Task.sleep(for: .milliseconds(500))
+        // Rows are in SQLite before the engine checkpoints them: wait for the checkpoint.
+        let ledger = try SQLiteLedger(path: config.ledgerPath)
+        var checkpointed: Int64 = 0
+        for _ in 0..<600 {
+            checkpointed = try ledger.checkpoints(pipeline: "daemon").map(\.appliedEvents).reduce(0, +)
+            if checkpointed >= 3 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(checkpointed >= 3)
         task.cancel()
         _ = await task.result
         let slot = PostgresStoreConfig(store: StoreID(pg), url: db.url).slot
