@@ -322,21 +322,21 @@ import Testing
             waited += 1
         }
         #expect(try count() == 3)
-        // Rows are in SQLite before the engine checkpoints them: wait for the checkpoint.
-        let ledger = try SQLiteLedger(path: config.ledgerPath)
-        var checkpointed: Int64 = 0
+        // The slot is told a position only after the engine checkpointed it (the stream's next
+        // pull); wait for that while the daemon runs, then stop it.
+        let slot = PostgresStoreConfig(store: StoreID(pg), url: db.url).slot
+        var confirmed = LSN.invalid
         for _ in 0..<600 {
-            checkpointed = try ledger.checkpoints(pipeline: "daemon").map(\.appliedEvents).reduce(0, +)
-            if checkpointed >= 3 { break }
+            confirmed = try db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]).flatMap { LSN($0) } ?? .invalid
+            if confirmed > before { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(checkpointed >= 3)
+        #expect(confirmed > before)
+        let ledger = try SQLiteLedger(path: config.ledgerPath)
+        #expect(try ledger.checkpoints(pipeline: "daemon").map(\.appliedEvents).reduce(0, +) >= 3, "confirmed before the ledger checkpoint")
         task.cancel()
         _ = await task.result
-        let slot = PostgresStoreConfig(store: StoreID(pg), url: db.url).slot
         try await waitUntilSlotIsFree(db, slot)
-        let confirmed = try #require(try db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]).flatMap { LSN($0) })
-        #expect(confirmed > before)
 
         try db.exec("INSERT INTO t VALUES (4, 'v')")
         let after = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
@@ -371,6 +371,7 @@ import Testing
             """, in: dir)
         let first = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
         #expect(first.stoppedFlows.isEmpty)
+        try await waitUntilSlotIsFree(db, "s_\(db.suffix)")  // the walsender of a closed stream ends a moment later
         try db.exec("SELECT pg_drop_replication_slot($1)", ["s_\(db.suffix)"])
         try db.exec("INSERT INTO t VALUES (1, 'x')")
         let second = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }

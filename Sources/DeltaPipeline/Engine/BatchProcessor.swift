@@ -117,6 +117,9 @@ struct BatchProcessor {
             mappingOf[ref] = mappingIndex
             if change.operation == .delete {
                 observed[ref] = (nil, false, true)
+            } else if !twoWay {
+                // Only write-backs (two-way) compare the store's report with the winner.
+                observed[ref] = (nil, change.image == .full, false)
             } else {
                 var image = normalizer.logicalImage(of: change)
                 if change.image == .partial, var previous = observed[ref]?.image {
@@ -167,7 +170,7 @@ struct BatchProcessor {
             let o = observed[ref]
             let change = Planner.DocumentChange(ref: ref, before: loaded[ref] ?? DocumentState(), after: working[ref] ?? DocumentState(),
                                                 observed: o?.image, observedIsFull: o?.full ?? false, observedDeleted: o?.deleted ?? false)
-            planned += planner.patches(for: change, from: source) { store in writesLoaded[store]?[ref] ?? [:] }
+            planned += planner.patches(for: change, from: source, recording: sourceStores) { store in writesLoaded[store]?[ref] ?? [:] }
         }
 
         // 5. Apply per target, targets in parallel.

@@ -31,7 +31,10 @@ struct Planner {
         var observedDeleted: Bool
     }
 
-    func patches(for change: DocumentChange, from source: StoreID, writesOf: (StoreID) -> [AttributeName: AttributeState]) -> [PlannedPatch] {
+    /// The patches for every target of the flow (and a write-back to `source` in two-way flows).
+    /// Write records are built only for targets in `recording` (stores some flow reads).
+    func patches(for change: DocumentChange, from source: StoreID, recording: Set<StoreID>? = nil,
+                 writesOf: (StoreID) -> [AttributeName: AttributeState]) -> [PlannedPatch] {
         var out = [PlannedPatch]()
         let before = change.before
         let after = change.after
@@ -44,6 +47,7 @@ struct Planner {
         for target in flow.direction.targets(of: source) where target != source {
             guard let storeMapping = mapping.mapping(for: target) else { continue }
             let guardOn = flow.direction.isTwoWay
+            let record = recording?.contains(target) ?? true
             let known = guardOn ? writesOf(target) : [:]
             func believed(_ name: AttributeName) -> Value? {
                 guard wasAlive, let attribute = before.attributes[name] else { return nil }
@@ -55,7 +59,7 @@ struct Planner {
                 let content = after.liveValues.filter { mapping.admits($0.key) }
                 let expected: [AttributeName: Value?]? = guardOn ? Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, nil) }) : nil
                 out.append(plan(target, storeMapping, change.ref, .replace(rename(content, storeMapping)), expected: expected,
-                                writes: after.attributes.filter { mapping.admits($0.key) }))
+                                writes: record ? after.attributes.filter { mapping.admits($0.key) } : [:]))
             case (true, true):
                 guard !changed.isEmpty else { continue }
                 var set = [String: Value]()
@@ -71,11 +75,11 @@ struct Planner {
                     let a = after.attributes[name]!
                     let storeName = storeMapping.storeName(name)
                     if let v = a.value { set[storeName] = v } else { unset.append(storeName) }
-                    expected[storeName] = believed(name)
-                    records[name] = a
+                    if guardOn { expected[storeName] = believed(name) }
+                    if record { records[name] = a }
                 }
                 // The row must still exist: a target that deleted it has that delete in flight.
-                for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
+                if guardOn { for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v } }
                 out.append(plan(target, storeMapping, change.ref, .upsert(set: set, unset: unset.sorted()), expected: guardOn ? expected : nil, writes: records))
             case (true, false):
                 var expected = [String: Value?]()
@@ -84,7 +88,7 @@ struct Planner {
                 }
                 for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
                 var p = plan(target, storeMapping, change.ref, .delete, expected: guardOn ? expected : nil, writes: [:])
-                if let tomb = after.tombstone {
+                if record, let tomb = after.tombstone {
                     p.writes.append(WriteRecord(store: target, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
                 }
                 out.append(p)
