@@ -12,7 +12,8 @@ public protocol Ledger: AnyObject, Sendable {
     func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState]
 
     /// Atomically merges the batch's deltas and stores its write records, checkpoints and dead
-    /// letters. Returns the merge outcome of every document the batch touched.
+    /// letters. Returns the merge outcome of every document the batch touched (none for the
+    /// documents whose merged state the batch carries in `mergedStates`).
     @discardableResult
     func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome]
 

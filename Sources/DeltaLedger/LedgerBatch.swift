@@ -13,6 +13,11 @@ public struct LedgerBatch: Sendable {
     public var deadLetters: [DeadLetter] = []
     /// The last image each source store reported of a document (nil: deleted there).
     public var images: [StoreImage] = []
+    /// The states the writer already merged `deltas` into, starting from the states it read from
+    /// this ledger under its single-writer lock; when set (for every document with deltas), the
+    /// ledger stores them as they are instead of reading and merging again, and `commit` returns
+    /// no outcomes. Nil: the ledger merges.
+    public var mergedStates: [DocumentRef: DocumentState]?
 
     public init(deltas: [Delta] = [], writes: [WriteRecord] = [], checkpoints: [Checkpoint] = [], deadLetters: [DeadLetter] = [],
                 images: [StoreImage] = []) {

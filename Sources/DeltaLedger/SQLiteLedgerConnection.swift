@@ -121,6 +121,13 @@ extension SQLiteLedger {
                 var outcomes = [DocumentRef: Merge.Outcome](minimumCapacity: order.count)
                 for (i, ref) in order.enumerated() {
                     let deltas = groups[i]
+                    if let merged = batch.mergedStates?[ref] {
+                        try storeDocument(ref, merged)
+                        if keepHistory {
+                            for d in deltas { try storeHistory(d) }
+                        }
+                        continue
+                    }
                     var state = try load(ref.namespace, ref.key)
                     let outcome = Merge.merge(deltas, into: &state)
                     outcomes[ref] = outcome

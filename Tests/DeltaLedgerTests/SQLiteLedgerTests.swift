@@ -26,6 +26,30 @@ struct SQLiteLedgerTests {
         #expect(try ledger.states(ns, [DocumentKey(.int(99))])[DocumentKey(.int(99))] == .unknown)
     }
 
+    @Test("a batch with merged states stores exactly what the writer's own merge of the deltas gives")
+    func mergedStatesAreStoredAsGiven() throws {
+        let dir = try TemporaryDirectory()
+        let reference = try SQLiteLedger(path: dir.file("reference.sqlite"))
+        let ledger = try SQLiteLedger(path: dir.file("ledger.sqlite"), options: .init(keepHistory: true))
+        let first = [set(ns, 1, "name", .string("a"), time: 10), set(ns, 2, "qty", .int(1), time: 10)]
+        let second = [set(ns, 1, "name", .string("stale"), time: 5, origin: "b"), set(ns, 1, "qty", .int(4), time: 11, origin: "b"),
+                      tombstone(ns, 2, time: 12)]
+        for deltas in [first, second] {
+            try reference.commit(LedgerBatch(deltas: deltas))
+            // The writer's side: read, merge in memory, hand over the result.
+            let keys = [DocumentKey(.int(1)), DocumentKey(.int(2))]
+            var states = try ledger.states(ns, keys)
+            for d in deltas { Merge.apply(d.change, stamp: d.stamp, to: &states[d.key, default: DocumentState()]) }
+            var batch = LedgerBatch(deltas: deltas)
+            batch.mergedStates = Dictionary(uniqueKeysWithValues: states.map { (DocumentRef(ns, $0.key), $0.value) })
+            try ledger.commit(batch)
+        }
+        let keys = [DocumentKey(.int(1)), DocumentKey(.int(2))]
+        #expect(try ledger.states(ns, keys) == reference.states(ns, keys))
+        #expect(try ledger.states(ns, [DocumentKey(.int(1))]).values.first?.liveValues == ["name": .string("a"), "qty": .int(4)])
+        #expect(try ledger.history(ns, DocumentKey(.int(1))).count == 3)
+    }
+
     @Test("replaying a batch changes nothing (rule 9)")
     func replay() throws {
         let dir = try TemporaryDirectory()

@@ -112,7 +112,7 @@ import Testing
         }
     }
 
-    @Test func largeTransactionGoesOutInPartsAtThePreviousCommit() async throws {
+    @Test func largeTransactionGoesOutInPartsAndResumesAfterTheDeliveredPart() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }
         try db.exec("CREATE TABLE t (id int PRIMARY KEY, v text)")
@@ -122,7 +122,8 @@ import Testing
         await reader.close()
         try db.exec("INSERT INTO t VALUES (0, 'small')")
         let (_, afterSmall, _) = try await withPGTimeout { try await drainChanges(source, [spec], after: reader.position) }
-        try db.exec("INSERT INTO t SELECT g, 'big' FROM generate_series(1, 350) g")
+        // One transaction of 350 inserts, then an update of each of them.
+        try db.exec("BEGIN; INSERT INTO t SELECT g, 'big' FROM generate_series(1, 350) g; UPDATE t SET v = 'bigger' WHERE id > 0; COMMIT")
         // Stop after the first part: the slot has then confirmed nothing past the previous commit.
         var firstPart: SourceBatch?
         for try await batch in source.changes(of: [spec], after: afterSmall, follow: false) where !batch.changes.isEmpty {
@@ -130,19 +131,33 @@ import Testing
             break
         }
         let part = try #require(firstPart)
-        #expect(part.position == afterSmall)
+        let position = try #require(PostgresPosition(part.position))
+        #expect(position.lsn == LSN(afterSmall)!)
+        #expect(position.partial?.delivered == 100)
         #expect(part.changes.count == 100)
         try await waitUntilSlotIsFree(db, source.config.slot)
 
-        // Resuming from a part's position re-reads the transaction whole.
+        // Resuming from a part's position skips what the part delivered: nothing comes twice.
+        // Stop again after two more parts, inside the same transaction, and resume once more.
+        var second: [SourceBatch] = []
+        for try await batch in source.changes(of: [spec], after: part.position, follow: false) where !batch.changes.isEmpty {
+            second.append(batch)
+            if second.count == 2 { break }
+        }
+        #expect(second.count == 2)
+        #expect(second.allSatisfy { PostgresPosition($0.position)?.lsn == LSN(afterSmall)! })
+        #expect(PostgresPosition(second.last!.position)?.partial?.delivered == 300)
+        try await waitUntilSlotIsFree(db, source.config.slot)
         var batches: [SourceBatch] = []
-        for try await batch in source.changes(of: [spec], after: part.position, follow: false) { batches.append(batch) }
-        let withRows = batches.filter { !$0.changes.isEmpty }
-        #expect(withRows.count == 4)
-        #expect(withRows.allSatisfy { $0.changes.count <= 100 })
-        #expect(withRows.dropLast().allSatisfy { $0.position == afterSmall })
-        #expect(LSN(withRows.last!.position)! > LSN(afterSmall)!)
-        #expect(withRows.flatMap(\.changes).map { $0.attributes["id"]! } == (1...350).map { Value.int(Int64($0)) })
+        for try await batch in source.changes(of: [spec], after: second.last!.position, follow: false) { batches.append(batch) }
+        let rest = batches.filter { !$0.changes.isEmpty }
+        #expect(rest.allSatisfy { $0.changes.count <= 100 })
+        #expect(LSN(batches.last!.position).map { $0 > LSN(afterSmall)! } == true, "the stream ends at the transaction's commit")
+        let all = part.changes + second.flatMap(\.changes) + rest.flatMap(\.changes)
+        #expect(all.count == 700)
+        #expect(all.map { $0.attributes["id"]! } == (Array(1...350) + Array(1...350)).map { Value.int(Int64($0)) })
+        #expect(all.map { $0.attributes["v"]! } == Array(repeating: Value.string("big"), count: 350) + Array(repeating: Value.string("bigger"), count: 350))
+
         try await waitUntilSlotIsFree(db, source.config.slot)
         let none = try await drainChanges(source, [spec], after: batches.last!.position)
         #expect(none.changes.isEmpty)

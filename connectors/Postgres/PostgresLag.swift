@@ -9,7 +9,7 @@ extension PostgresSource: LagReporting {
         return try await worker.run {
             try admin.with("measuring lag") { conn throws(PostgresServerError) in
                 let head = try conn.exec("SELECT pg_current_wal_lsn()").value(0, 0).flatMap { LSN($0) } ?? .invalid
-                var applied = position.flatMap { LSN($0) }
+                var applied = position.flatMap { PostgresPosition($0)?.lsn }
                 if applied == nil { applied = try PostgresAdmin.slot(conn, slot)?.confirmedFlush }
                 guard let applied else { return SourceLag(head: head.description) }
                 let behind = head.value >= applied.value ? Int64(clamping: head.value - applied.value) : 0

@@ -8,7 +8,9 @@ import DeltaConnector
 /// Positions are commit end LSNs (`0/16B3748`). Transactions whose commit starts before the
 /// resume position are skipped (PostgreSQL re-sends some after a restart). Batches end on a
 /// Commit, except for a transaction of more than ``batchLimit`` changes: it goes out in parts whose
-/// position is the previous commit's, so that a crash in the middle re-reads it whole.
+/// position is the previous commit's plus the number of the transaction's changes handed out
+/// (``PostgresPosition``), so that a stream resumed in the middle — after a crash or a lost
+/// connection — skips what was delivered instead of replaying stale intermediate values.
 ///
 /// The standby status updates report as flushed only ``confirmed``: the position of the last batch
 /// the consumer asked past (it has processed and checkpointed it), never more.
@@ -34,8 +36,12 @@ final class PostgresReplicationSession: @unchecked Sendable {
 
     /// Transactions whose commit starts before this were delivered already.
     private var resumeFrom: LSN
+    /// The transaction to resume inside, and how many of its changes to skip.
+    private var resumePartial: PostgresPosition.Partial?
     /// The position of the last batch handed to the consumer.
     private(set) var lastYielded: LSN
+    /// Set when the last batch handed out ended inside a transaction.
+    private var lastYieldedPartial: PostgresPosition.Partial?
     /// What the consumer has confirmed (reported as flushed).
     private var confirmed: LSN
     /// follow == false: the server's flushed WAL position when the session began.
@@ -67,6 +73,12 @@ final class PostgresReplicationSession: @unchecked Sendable {
         var echo: Bool
         var commitTime: Int64?
         var changes: [RowChange]
+        /// `BEGIN`'s final LSN: the transaction's commit LSN.
+        var finalLSN: LSN
+        /// Changes delivered before a resume, still to be skipped.
+        var skipFirst = 0
+        /// Changes handed out in parts so far (including skipped ones).
+        var delivered = 0
     }
 
     /// What one ``step(maxWait:)`` produced.
@@ -76,13 +88,16 @@ final class PostgresReplicationSession: @unchecked Sendable {
         case finished
     }
 
-    init(config: PostgresStoreConfig, collections: [CollectionSpec], after: LSN, follow: Bool, batchLimit: Int) {
+    init(config: PostgresStoreConfig, collections: [CollectionSpec], after position: PostgresPosition, follow: Bool, batchLimit: Int) {
+        let after = position.lsn
         self.config = config
         self.collections = collections
         self.follow = follow
         self.batchLimit = max(1, batchLimit)
         self.resumeFrom = after
+        self.resumePartial = position.partial
         self.lastYielded = after
+        self.lastYieldedPartial = position.partial
         self.confirmed = after
         self.pendingPosition = after
         self.changeDecoder = PostgresChangeDecoder(config: config, collections: collections)
@@ -118,6 +133,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
         decoder.reset()
         changeDecoder = PostgresChangeDecoder(config: config, collections: collections)
         resumeFrom = lastYielded
+        resumePartial = lastYieldedPartial
         pendingPosition = lastYielded
         pending = []
         transaction = nil
@@ -331,7 +347,12 @@ final class PostgresReplicationSession: @unchecked Sendable {
     private func handle(_ message: PgOutputMessage) throws -> Step? {
         switch message {
         case let .begin(begin):
-            transaction = Transaction(skip: begin.finalLSN < resumeFrom, echo: false, commitTime: begin.commitTime, changes: [])
+            var tx = Transaction(skip: begin.finalLSN < resumeFrom, echo: false, commitTime: begin.commitTime, changes: [], finalLSN: begin.finalLSN)
+            if let partial = resumePartial, partial.transaction == begin.finalLSN {
+                tx.skipFirst = partial.delivered
+                tx.delivered = partial.delivered
+            }
+            transaction = tx
         case let .origin(origin):
             if origin.name == config.origin { transaction?.echo = true }
         case let .relation(relation):
@@ -343,16 +364,27 @@ final class PostgresReplicationSession: @unchecked Sendable {
                 throw ConnectorError(.transient, "\(config.label): a row change outside a transaction in the replication stream; reconnecting")
             }
             if tx.skip { return nil }
-            tx.changes += try changeDecoder.changes(message, commitTime: tx.commitTime, isEcho: tx.echo)
+            var decoded = try changeDecoder.changes(message, commitTime: tx.commitTime, isEcho: tx.echo)
+            if tx.skipFirst > 0 {
+                // Delivered before the resume (PostgreSQL re-sends the transaction whole).
+                let drop = min(tx.skipFirst, decoded.count)
+                decoded.removeFirst(drop)
+                tx.skipFirst -= drop
+            }
+            tx.changes += decoded
             transaction = tx
             if pending.count + tx.changes.count >= batchLimit {
-                // A large transaction: hand out what we have at the previous commit's position.
+                // A large transaction: hand out what we have, at the previous commit's position
+                // plus the count of this transaction's changes delivered.
                 var part = pending
                 part += tx.changes
+                let partial = PostgresPosition.Partial(transaction: tx.finalLSN, delivered: tx.delivered + tx.changes.count)
                 pending = []
                 transaction?.changes = []
+                transaction?.delivered = partial.delivered
                 lastYielded = pendingPosition
-                return .batch(SourceBatch(changes: part, position: pendingPosition.description, caughtUp: false))
+                lastYieldedPartial = partial
+                return .batch(SourceBatch(changes: part, position: PostgresPosition(lsn: pendingPosition, partial: partial).description, caughtUp: false))
             }
         case let .commit(commit):
             let tx = transaction
@@ -378,6 +410,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
         pending = []
         pendingPosition = position
         lastYielded = position
+        lastYieldedPartial = nil
         return batch
     }
 }

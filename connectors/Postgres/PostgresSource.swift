@@ -38,7 +38,7 @@ public final class PostgresSource: SourceConnector {
     }
 
     public func changes(of collections: [CollectionSpec], after position: String, follow: Bool) -> AsyncThrowingStream<SourceBatch, any Error> {
-        guard let start = LSN(position) else {
+        guard let start = PostgresPosition(position) else {
             let error = config.positionLost("'\(position)' is not a PostgreSQL position (an LSN such as 0/16B3748)")
             return AsyncThrowingStream { throw error }
         }

@@ -208,6 +208,9 @@ struct BatchProcessor {
         // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
         let images = shadowed.map { StoreImage(store: source, namespace: $0.namespace, key: $0.key, image: shadows[$0] ?? nil) }
         var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: images)
+        // The engine's gate makes this batch the ledger's only writer since `loaded` was read, so
+        // `working` is exactly what the ledger's own merge would produce.
+        batch.mergedStates = working
         if var c = checkpoint {
             c.clockTime = clock.lastTime
             c.clockCounter = clock.lastCounter
