@@ -141,6 +141,16 @@ struct ConfigErrorTests {
             "          left: { table: o, key: id }",
             "          right: { table: o, key: id }",
         ]), line: 13, ["flow name 'people' is used twice (first at line 6)", "give each flow its own name"]),
+        .init(label: "one namespace in two flows", yaml: S.variant(appending: [
+            "  - name: copies",                            // 13
+            "    from: left",
+            "    to: right",
+            "    collections:",
+            "      - namespace: people",
+            "        stores:",
+            "          left: { table: people, key: id }",
+            "          right: { table: people_copy, key: id }",
+        ]), line: 13, ["namespace 'people' is mapped by flow 'people' and by flow 'copies'", "map it in one flow with all its stores"]),
         .init(label: "duplicate namespaces", yaml: S.variant(appending: [
             "      - namespace: people",                     // 13
             "        stores:",

@@ -101,10 +101,13 @@ import Testing
         let idleSince = Date()
         try await eventually("the daemon to be idle for a while", timeout: 5) { Date().timeIntervalSince(idleSince) > 1 }
         let signalled = Date()
-        let stop = try await daemon.terminate(timeout: 10)
+        let stop = try await daemon.terminate(timeout: 30)
         let seconds = Date().timeIntervalSince(signalled)
         #expect(!stop.signalled && stop.exitCode == 0, "\(stop)")
-        #expect(seconds < 5, "SIGTERM should end an idle daemon promptly (well within a service manager's stop timeout), took \(seconds) s")
+        // Idle, it ends in a fraction of a second; the bound only has to tell that from a daemon
+        // that sleeps out its poll pauses or hangs, on a loaded CI machine, well within a service
+        // manager's stop timeout (systemd: 90 s).
+        #expect(seconds < 15, "SIGTERM should end an idle daemon promptly, took \(seconds) s")
     }
 
     /// SIGTERM while a large backlog flows: the batch in flight completes and is checkpointed,

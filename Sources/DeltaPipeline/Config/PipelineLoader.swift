@@ -341,6 +341,14 @@ private struct ConfigReader {
                             "give each flow its own name")
             }
             seen[flow.config.name] = flow.nameLine
+            // A namespace is one set of ledger documents: a change that one flow recorded would
+            // look like no change to a second flow reading it, whose stores would never get it.
+            for mapping in flow.config.collections {
+                if let other = flows.first(where: { f in f.collections.contains { $0.namespace == mapping.namespace } }) {
+                    throw error(flow.nameLine, "namespace '\(mapping.namespace.name)' is mapped by flow '\(other.name)' and by flow '\(flow.config.name)'; they would share its ledger documents, so a change recorded through one flow would never reach the other's stores",
+                                "map it in one flow with all its stores (`to: [a, b]` or one `two_way` list), or give each flow its own namespace")
+                }
+            }
             flows.append(flow.config)
         }
         return flows
