@@ -3,49 +3,6 @@ import SQLiteSupport
 import Testing
 @testable import SQLiteConnector
 
-@Suite struct JSONTests {
-    @Test func parsesEveryKindOfValue() throws {
-        let v = try SQLiteJSON.parse(#" { "a" : [1, -2.5, "x\u00e9\ud83c\udf0d\n", true, false, null], "big": 9223372036854775807, "huge": 123456789012345678901234567890, "e": 1e2, "o": {} } "#)
-        let expected: Value = .object([
-            "a": .array([.int(1), .double(-2.5), .string("xé🌍\n"), .bool(true), .bool(false), .null]),
-            "big": .int(Int64.max),
-            "huge": .decimal(ExactDecimal("123456789012345678901234567890")!),
-            "e": .double(100),
-            "o": .object([:]),
-        ])
-        #expect(v == expected)
-    }
-
-    @Test func rejectsWhatRFC8259Rejects() {
-        for bad in ["", "01", "1.", ".5", "+1", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "\"\\x\"", "\"\u{01}\"", "\"\\ud800\"",
-                    "tru", "nul", "[1] 2", "NaN", "Infinity", "// c\n1", "{\"a\" 1}", "[", "\"abc"] {
-            #expect(throws: SQLiteJSON.ParseError.self, "\(bad.debugDescription) must be rejected") { try SQLiteJSON.parse(bad) }
-        }
-    }
-
-    @Test func serialisationRoundTrips() throws {
-        let values: [Value] = [
-            .null, .bool(true), .int(Int64.min), .double(0.1 + 0.2), .double(1e308), .double(-0.0), .double(.leastNonzeroMagnitude), .double(2.0),
-            .string("quote \" backslash \\ control \u{07} tab \t unicode ü 🌍"),
-            .array([.int(1), .array([]), .object([:])]),
-            .object(["z": .int(1), "a": .object(["nested": .array([.double(1.5), .string("s")])])]),
-        ]
-        for v in values {
-            let text = try SQLiteJSON.serialize(v)
-            let back = try SQLiteJSON.parse(text)
-            #expect(identical(back, v), "\(v) → \(text) → \(back)")
-        }
-        #expect(try SQLiteJSON.serialize(.object(["b": .int(1), "a": .int(2)])) == #"{"a":2,"b":1}"#)
-        #expect(throws: SQLiteJSON.SerializeError.self) { try SQLiteJSON.serialize(.array([.double(.nan)])) }
-        #expect(throws: SQLiteJSON.SerializeError.self) { try SQLiteJSON.serialize(.double(.infinity)) }
-    }
-
-    @Test func deepNestingIsRefusedNotCrashing() {
-        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: SQLiteJSON.ParseError.self) { try SQLiteJSON.parse(deep) }
-    }
-}
-
 @Suite struct ValueMappingTests {
     @Test func writingRules() throws {
         #expect(try SQLiteValueMapping.binding(.bool(true), json: false) == .int(1))

@@ -164,7 +164,7 @@ public final class PostgresSnapshotReader: SnapshotReader {
             var next: String?
             if result.rowCount >= limit, result.rowCount > 0 {
                 let last = keyIndexes.map { Value.string(result.value(result.rowCount - 1, $0) ?? "") }
-                next = try? PostgresJSON.serialize(.array(last))
+                next = try? JSONCodec.serialize(.array(last))
             }
             return SnapshotChunk(rows: rows, cursor: next)
         }
@@ -188,7 +188,7 @@ public final class PostgresSnapshotReader: SnapshotReader {
     public func read(_ collection: CollectionSpec, after cursor: String?, limit: Int) async throws -> SnapshotChunk {
         var start: [String]?
         if let cursor {
-            guard case let .array(parts)? = try? PostgresJSON.parse(cursor), parts.count == collection.keyAttributes.count else {
+            guard case let .array(parts)? = try? JSONCodec.parse(cursor), parts.count == collection.keyAttributes.count else {
                 throw ConnectorError(.permanent, "'\(cursor)' is not a snapshot cursor of table '\(collection.name)' — restart the snapshot")
             }
             start = parts.map { if case let .string(s) = $0 { return s } else { return $0.description } }

@@ -74,7 +74,7 @@ public enum PostgresValueMapping {
         case T.timestamp, T.timestamptz:
             return PostgresTimestamp.parse(text).map(Value.timestamp)
         case T.json, T.jsonb:
-            return try? PostgresJSON.parse(text)
+            return try? JSONCodec.parse(text)
         default:
             return nil
         }
@@ -177,7 +177,12 @@ public enum PostgresValueMapping {
             return "\\x" + hex(b)
         case T.uuid: return try uuid(value)
         case T.timestamp, T.timestamptz: return try timestamp(value, typeOID)
-        case T.json, T.jsonb: return try PostgresJSON.serialize(value, forJSONB: typeOID == T.jsonb)
+        case T.json, T.jsonb:
+            do {
+                return try JSONCodec.serialize(value, rejectingNUL: typeOID == T.jsonb)
+            } catch {
+                throw PgValueMappingError(error.message)
+            }
         default:
             if let element = T.element(ofArray: typeOID) {
                 return try arrayLiteral(for: value, elementOID: element, typeModifier: typeModifier)

@@ -1,3 +1,4 @@
+import DeltaCore
 import DeltaConnector
 import SQLiteSupport
 
@@ -135,7 +136,7 @@ enum SQLiteChangeLog {
     }
 
     static func jsonList(_ names: [String]) -> String {
-        (try? SQLiteJSON.serialize(.array(names.map { .string($0) }))) ?? "[]"
+        (try? JSONCodec.serialize(.array(names.map { .string($0) }))) ?? "[]"
     }
 
     /// `json_object(...)` of the row `qualifier` (`NEW` or `OLD`), merged with `json_patch` past

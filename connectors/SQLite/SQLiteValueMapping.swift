@@ -30,7 +30,7 @@ enum SQLiteValueMapping {
         case let .blob(b): return .bytes(b)
         case let .text(s):
             guard json else { return .string(s) }
-            return (try? SQLiteJSON.parse(s)) ?? .string(s)
+            return (try? JSONCodec.parse(s)) ?? .string(s)
         }
     }
 
@@ -64,14 +64,14 @@ enum SQLiteValueMapping {
             }
             guard json else { return .text(s) }
             var quoted = ""
-            SQLiteJSON.quote(s, into: &quoted)
+            JSONText.quote(s, into: &quoted)
             return .text(quoted)
         case let .bytes(b): return .blob(b)
         case let .timestamp(t):
             let iso = Timestamps.iso8601(micros: t)
             guard json else { return .text(iso) }
             var quoted = ""
-            SQLiteJSON.quote(iso, into: &quoted)
+            JSONText.quote(iso, into: &quoted)
             return .text(quoted)
         case .array: return .text(try serialized(value, what: "array"))
         case .object: return .text(try serialized(value, what: "object"))
@@ -80,9 +80,9 @@ enum SQLiteValueMapping {
 
     private static func serialized(_ value: Value, what: String) throws(UnstorableValue) -> String {
         do {
-            return try SQLiteJSON.serialize(value)
+            return try JSONCodec.serialize(value)
         } catch {
-            throw UnstorableValue(reason: "a JSON \(what) with a value JSON cannot hold (\(error.reason))")
+            throw UnstorableValue(reason: "a JSON \(what) with a value JSON cannot hold (\(error.message))")
         }
     }
 
@@ -90,7 +90,7 @@ enum SQLiteValueMapping {
 
     /// Decodes a change-log row image `{"column": [typeof, value], ...}` (see ``SQLiteChangeLog``).
     static func decodeImage(_ text: String, jsonColumns: Set<String>) -> [String: Value]? {
-        guard case let .object(members)? = try? SQLiteJSON.parse(text) else { return nil }
+        guard case let .object(members)? = try? JSONCodec.parse(text) else { return nil }
         var out: [String: Value] = [:]
         for (name, pair) in members {
             guard let stored = decodeTyped(pair) else { return nil }
@@ -137,11 +137,11 @@ enum SQLiteValueMapping {
 
     /// A snapshot cursor: the last key values read, as JSON of typed pairs.
     static func encodeCursor(_ keys: [Binding]) -> String {
-        (try? SQLiteJSON.serialize(.array(keys.map(encodeTyped)))) ?? "[]"
+        (try? JSONCodec.serialize(.array(keys.map(encodeTyped)))) ?? "[]"
     }
 
     static func decodeCursor(_ text: String) -> [Binding]? {
-        guard case let .array(parts)? = try? SQLiteJSON.parse(text) else { return nil }
+        guard case let .array(parts)? = try? JSONCodec.parse(text) else { return nil }
         var out: [Binding] = []
         for part in parts {
             guard let b = decodeTyped(part) else { return nil }

@@ -1,14 +1,31 @@
-import DeltaCore
-
-/// A strict RFC 8259 JSON parser and a serializer, between PostgreSQL `json`/`jsonb` text and `Value`.
-/// Invariant: parsing never traps and never rounds a number; `parse(serialize(v))` is `v` up to number kinds.
-public enum PostgresJSON {
+/// Strict RFC 8259 JSON text ↔ ``Value``, shared by every connector that meets JSON (JSON and
+/// jsonb columns, JSON text columns, CouchDB documents, change-log images, snapshot cursors).
+///
+/// Invariants: parsing never traps and never rounds a number; it accepts exactly one value with
+/// optional surrounding whitespace and rejects everything RFC 8259 does not allow (comments,
+/// trailing commas, leading zeros, raw control characters, lone surrogates);
+/// `parse(serialize(v)) == v` up to number kinds (an exact double may come back as the same
+/// number in another kind only when it is not representable as written).
+public enum JSONCodec {
     /// Why a text is not JSON: the byte offset and what was expected there.
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var offset: Int
         public var message: String
 
+        public init(offset: Int, message: String) {
+            self.offset = offset
+            self.message = message
+        }
+
         public var description: String { "invalid JSON at byte \(offset): \(message)" }
+    }
+
+    /// Why a value has no JSON text (a non-finite number; NUL where refused).
+    public struct SerializeError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var message: String
+
+        public init(message: String) { self.message = message }
+        public var description: String { message }
     }
 
     /// The deepest nesting of arrays and objects accepted.
@@ -16,9 +33,9 @@ public enum PostgresJSON {
 
     /// Parses one JSON text (any value at the top, surrounded by optional whitespace).
     ///
-    /// Numbers: integers that fit `Int64` become `.int`; other numbers `.double` when the double's shortest
-    /// text denotes exactly the same number, else `.decimal` (so `12345678901234567890` and
-    /// `0.1000000000000000000001` stay exact). Duplicate object keys keep the last value, as `jsonb` does.
+    /// Numbers: integers that fit `Int64` become `.int`; other numbers `.double` when the double's
+    /// shortest text denotes exactly the same number, else `.decimal` (so `12345678901234567890` and
+    /// `0.1000000000000000000001` stay exact). Duplicate object keys keep the last value.
     /// Nesting deeper than ``maximumDepth`` is an error.
     public static func parse(_ text: String) throws(ParseError) -> Value {
         var p = Parser(bytes: Array(text.utf8))
@@ -36,36 +53,38 @@ public enum PostgresJSON {
         return v
     }
 
-    /// JSON text of a value, objects with keys sorted by their UTF-8 bytes. JSON has no bytes or timestamps:
-    /// `.bytes` become a base64 string and `.timestamp` an ISO-8601 string (`2024-03-01T12:00:00Z`).
-    /// Non-finite numbers cannot be held; with `forJSONB`, neither can the NUL character.
-    public static func serialize(_ value: Value, forJSONB: Bool = false) throws(PgValueMappingError) -> String {
+    /// Compact JSON text of a value, object members sorted by their UTF-8 bytes. JSON has no bytes
+    /// or timestamps: `.bytes` become a base64 string and `.timestamp` an ISO-8601 string
+    /// (`2024-03-01T12:00:00Z`). Non-finite numbers cannot be held; with `rejectingNUL` (jsonb),
+    /// neither can the NUL character.
+    public static func serialize(_ value: Value, rejectingNUL: Bool = false) throws(SerializeError) -> String {
         var out = ""
-        try write(value, to: &out, jsonb: forJSONB)
+        try write(value, to: &out, rejectingNUL: rejectingNUL)
         return out
     }
 
-    private static func write(_ value: Value, to out: inout String, jsonb: Bool) throws(PgValueMappingError) {
+    private static func write(_ value: Value, to out: inout String, rejectingNUL: Bool) throws(SerializeError) {
         switch value {
         case .null: out += "null"
         case let .bool(b): out += b ? "true" : "false"
         case let .int(i): out += String(i)
         case let .double(d):
-            guard d.isFinite else { throw PgValueMappingError("JSON cannot hold the number \(d)") }
+            guard d.isFinite else { throw SerializeError(message: "JSON cannot hold the number \(d)") }
             out += "\(d)"
         case let .decimal(d):
-            guard isFiniteDecimal(d) else {
-                throw PgValueMappingError("JSON cannot hold the number \(d)")
+            let text = d.description
+            guard let last = text.utf8.last, last >= UInt8(ascii: "0"), last <= UInt8(ascii: "9") else {
+                throw SerializeError(message: "JSON cannot hold the number \(text)")
             }
-            out += d.description
-        case let .string(s): try quote(s, to: &out, jsonb: jsonb)
+            out += text
+        case let .string(s): try quote(s, to: &out, rejectingNUL: rejectingNUL)
         case let .bytes(b): out += "\"" + Base64.encode(b) + "\""
         case let .timestamp(t): out += "\"" + Timestamps.iso8601(micros: t) + "\""
         case let .array(a):
             out += "["
             for (n, element) in a.enumerated() {
                 if n > 0 { out += "," }
-                try write(element, to: &out, jsonb: jsonb)
+                try write(element, to: &out, rejectingNUL: rejectingNUL)
             }
             out += "]"
         case let .object(o):
@@ -73,21 +92,16 @@ public enum PostgresJSON {
             let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             for (n, key) in keys.enumerated() {
                 if n > 0 { out += "," }
-                try quote(key, to: &out, jsonb: jsonb)
+                try quote(key, to: &out, rejectingNUL: rejectingNUL)
                 out += ":"
-                try write(o[key]!, to: &out, jsonb: jsonb)
+                try write(o[key]!, to: &out, rejectingNUL: rejectingNUL)
             }
             out += "}"
         }
     }
 
-    private static func isFiniteDecimal(_ d: ExactDecimal) -> Bool {
-        let s = d.description
-        return s != "NaN" && s != "Infinity" && s != "-Infinity"
-    }
-
-    private static func quote(_ s: String, to out: inout String, jsonb: Bool) throws(PgValueMappingError) {
-        if jsonb && s.utf8.contains(0) { throw PgValueMappingError("jsonb cannot hold the NUL character (\\u0000)") }
+    private static func quote(_ s: String, to out: inout String, rejectingNUL: Bool) throws(SerializeError) {
+        if rejectingNUL && s.utf8.contains(0) { throw SerializeError(message: "jsonb cannot hold the NUL character (\\u0000)") }
         JSONText.quote(s, into: &out)
     }
 
@@ -125,7 +139,7 @@ public enum PostgresJSON {
         }
 
         mutating func array(depth: Int) throws(ParseError) -> Value {
-            guard depth <= PostgresJSON.maximumDepth else { throw error("nested deeper than \(PostgresJSON.maximumDepth)") }
+            guard depth <= JSONCodec.maximumDepth else { throw error("nested deeper than \(JSONCodec.maximumDepth)") }
             i += 1
             var items: [Value] = []
             skipWhitespace()
@@ -143,7 +157,7 @@ public enum PostgresJSON {
         }
 
         mutating func object(depth: Int) throws(ParseError) -> Value {
-            guard depth <= PostgresJSON.maximumDepth else { throw error("nested deeper than \(PostgresJSON.maximumDepth)") }
+            guard depth <= JSONCodec.maximumDepth else { throw error("nested deeper than \(JSONCodec.maximumDepth)") }
             i += 1
             var members: [String: Value] = [:]
             skipWhitespace()

@@ -1,9 +1,11 @@
-import Testing
 import DeltaCore
-@testable import PostgresConnector
+import Testing
 
-@Suite struct JSONTests {
-    private func parse(_ text: String) throws -> Value { try PostgresJSON.parse(text) }
+/// JSONCodec: the PostgreSQL-derived cases (exact numbers, errors with offsets, round trips).
+@Suite struct JSONCodecTests {
+    private func dec(_ s: String) -> Value { .decimal(ExactDecimal(s)!) }
+
+    private func parse(_ text: String) throws -> Value { try JSONCodec.parse(text) }
 
     @Test func scalarsAndWhitespace() throws {
         #expect(try parse("null") == .null)
@@ -38,9 +40,9 @@ import DeltaCore
         #expect(try parse("1e400") == dec("1e400"))
         #expect(try parse("1e-400") == dec("1e-400"))
         #expect(try parse("123456789012345678901234567890.123456") == dec("123456789012345678901234567890.123456"))
-        #expect(PostgresJSON.number("-12") == .int(-12))
-        #expect(PostgresJSON.number("01") == nil)
-        #expect(PostgresJSON.number("1 ") == nil)
+        #expect(JSONCodec.number("-12") == .int(-12))
+        #expect(JSONCodec.number("01") == nil)
+        #expect(JSONCodec.number("1 ") == nil)
     }
 
     @Test func strings() throws {
@@ -57,49 +59,49 @@ import DeltaCore
                    "\"\\u12\"", "\"\\u12G4\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\u{1}b\"", "\"tab\there\"",
                    "1 2", "[1]]", "{}}", "\u{FEFF}1", "[1,\n", "\u{A0}1"]
         for text in bad {
-            #expect(throws: PostgresJSON.ParseError.self, "\(text.debugDescription)") { try PostgresJSON.parse(text) }
+            #expect(throws: JSONCodec.ParseError.self, "\(text.debugDescription)") { try JSONCodec.parse(text) }
         }
     }
 
     @Test func nestingLimit() throws {
-        let limit = PostgresJSON.maximumDepth
+        let limit = JSONCodec.maximumDepth
         let ok = String(repeating: "[", count: limit) + String(repeating: "]", count: limit)
-        #expect(throws: Never.self) { try PostgresJSON.parse(ok) }
+        #expect(throws: Never.self) { try JSONCodec.parse(ok) }
         let deep = String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)
-        #expect(throws: PostgresJSON.ParseError.self) { try PostgresJSON.parse(deep) }
+        #expect(throws: JSONCodec.ParseError.self) { try JSONCodec.parse(deep) }
         let objects = String(repeating: "{\"a\":", count: limit + 1) + "1" + String(repeating: "}", count: limit + 1)
-        #expect(throws: PostgresJSON.ParseError.self) { try PostgresJSON.parse(objects) }
-        #expect(throws: PostgresJSON.ParseError.self) { try PostgresJSON.parse(String(repeating: "[", count: 100_000)) }
+        #expect(throws: JSONCodec.ParseError.self) { try JSONCodec.parse(objects) }
+        #expect(throws: JSONCodec.ParseError.self) { try JSONCodec.parse(String(repeating: "[", count: 100_000)) }
     }
 
     @Test func errorOffsets() {
-        #expect(throws: PostgresJSON.ParseError(offset: 3, message: "expected a value")) { try PostgresJSON.parse("[1,]") }
-        #expect(throws: PostgresJSON.ParseError(offset: 2, message: "unexpected text after the JSON value")) { try PostgresJSON.parse("1 2") }
+        #expect(throws: JSONCodec.ParseError(offset: 3, message: "expected a value")) { try JSONCodec.parse("[1,]") }
+        #expect(throws: JSONCodec.ParseError(offset: 2, message: "unexpected text after the JSON value")) { try JSONCodec.parse("1 2") }
     }
 
     @Test func serializes() throws {
         let v: Value = .object(["b": .array([.int(1), .double(2.5), .null, .bool(true)]), "a": .string("q\"\\\n\u{1}é"),
                                 "d": dec("-12.50"), "big": dec("12345678901234567890")])
-        let text = try PostgresJSON.serialize(v)
+        let text = try JSONCodec.serialize(v)
         #expect(text == #"{"a":"q\"\\\n\u0001é","b":[1,2.5,null,true],"big":12345678901234567890,"d":-12.5}"#)
         var back = v
         if case var .object(o) = back { o["d"] = .double(-12.5); back = .object(o) }
         #expect(try parse(text) == back)
-        #expect(try PostgresJSON.serialize(.bytes([0, 255])) == #""AP8=""#)
-        #expect(try PostgresJSON.serialize(.timestamp(1_500_000)) == #""1970-01-01T00:00:01.500000Z""#)
-        #expect(try PostgresJSON.serialize(.double(1e100)) == "1e+100")
-        #expect(try parse(PostgresJSON.serialize(.double(-0.0))) == .double(0))
-        #expect(throws: PgValueMappingError.self) { try PostgresJSON.serialize(.double(.nan)) }
-        #expect(throws: PgValueMappingError.self) { try PostgresJSON.serialize(.array([.double(.infinity)])) }
-        #expect(throws: PgValueMappingError.self) { try PostgresJSON.serialize(dec("NaN")) }
-        #expect(try PostgresJSON.serialize(.string("\u{0}")) == #""\u0000""#)
-        #expect(throws: PgValueMappingError("jsonb cannot hold the NUL character (\\u0000)")) {
-            try PostgresJSON.serialize(.object(["k": .string("a\u{0}")]), forJSONB: true)
+        #expect(try JSONCodec.serialize(.bytes([0, 255])) == #""AP8=""#)
+        #expect(try JSONCodec.serialize(.timestamp(1_500_000)) == #""1970-01-01T00:00:01.500000Z""#)
+        #expect(try JSONCodec.serialize(.double(1e100)) == "1e+100")
+        #expect(try parse(JSONCodec.serialize(.double(-0.0))) == .double(0))
+        #expect(throws: JSONCodec.SerializeError.self) { try JSONCodec.serialize(.double(.nan)) }
+        #expect(throws: JSONCodec.SerializeError.self) { try JSONCodec.serialize(.array([.double(.infinity)])) }
+        #expect(throws: JSONCodec.SerializeError.self) { try JSONCodec.serialize(dec("NaN")) }
+        #expect(try JSONCodec.serialize(.string("\u{0}")) == #""\u0000""#)
+        #expect(throws: JSONCodec.SerializeError(message: "jsonb cannot hold the NUL character (\\u0000)")) {
+            try JSONCodec.serialize(.object(["k": .string("a\u{0}")]), rejectingNUL: true)
         }
     }
 
     @Test func randomValuesRoundTrip() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         func value(_ depth: Int) -> Value {
             switch rng.next() % (depth > 3 ? 6 : 8) {
             case 0: return .null
@@ -119,11 +121,55 @@ import DeltaCore
         }
         for _ in 0..<1500 {
             let v = value(0)
-            let text = try PostgresJSON.serialize(v)
+            let text = try JSONCodec.serialize(v)
             let back = try parse(text)
             // A decimal that happens to fit a double or an Int64 comes back as that (same number).
             if case .decimal = v { continue }
             #expect(back == v, "\(text)")
         }
+    }
+}
+
+/// JSONCodec: the RFC 8259 cases first written for SQLite JSON text columns.
+@Suite struct JSONCodecRFCTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let v = try JSONCodec.parse(#" { "a" : [1, -2.5, "x\u00e9\ud83c\udf0d\n", true, false, null], "big": 9223372036854775807, "huge": 123456789012345678901234567890, "e": 1e2, "o": {} } "#)
+        let expected: Value = .object([
+            "a": .array([.int(1), .double(-2.5), .string("xé🌍\n"), .bool(true), .bool(false), .null]),
+            "big": .int(Int64.max),
+            "huge": .decimal(ExactDecimal("123456789012345678901234567890")!),
+            "e": .double(100),
+            "o": .object([:]),
+        ])
+        #expect(v == expected)
+    }
+
+    @Test func rejectsWhatRFC8259Rejects() {
+        for bad in ["", "01", "1.", ".5", "+1", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "\"\\x\"", "\"\u{01}\"", "\"\\ud800\"",
+                    "tru", "nul", "[1] 2", "NaN", "Infinity", "// c\n1", "{\"a\" 1}", "[", "\"abc"] {
+            #expect(throws: JSONCodec.ParseError.self, "\(bad.debugDescription) must be rejected") { try JSONCodec.parse(bad) }
+        }
+    }
+
+    @Test func serialisationRoundTrips() throws {
+        let values: [Value] = [
+            .null, .bool(true), .int(Int64.min), .double(0.1 + 0.2), .double(1e308), .double(-0.0), .double(.leastNonzeroMagnitude), .double(2.0),
+            .string("quote \" backslash \\ control \u{07} tab \t unicode ü 🌍"),
+            .array([.int(1), .array([]), .object([:])]),
+            .object(["z": .int(1), "a": .object(["nested": .array([.double(1.5), .string("s")])])]),
+        ]
+        for v in values {
+            let text = try JSONCodec.serialize(v)
+            let back = try JSONCodec.parse(text)
+            #expect(back == v, "\(v) → \(text) → \(back)")
+        }
+        #expect(try JSONCodec.serialize(.object(["b": .int(1), "a": .int(2)])) == #"{"a":2,"b":1}"#)
+        #expect(throws: JSONCodec.SerializeError.self) { try JSONCodec.serialize(.array([.double(.nan)])) }
+        #expect(throws: JSONCodec.SerializeError.self) { try JSONCodec.serialize(.double(.infinity)) }
+    }
+
+    @Test func deepNestingIsRefusedNotCrashing() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONCodec.ParseError.self) { try JSONCodec.parse(deep) }
     }
 }
