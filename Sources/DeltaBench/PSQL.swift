@@ -51,21 +51,40 @@ struct PSQL {
         return database(name)
     }
 
-    /// A long-running psql that reads statements from a pipe, for paced load.
+    /// A long-running psql that reads statements from a pipe: for paced load (``send(_:)``), and
+    /// for polling (``query(_:)``) without starting a process per poll, which would take the CPU
+    /// the measured replication needs.
     final class Session {
         let process = Process()
         let input = Pipe()
+        let output = Pipe()
+        private var buffer = [UInt8]()
 
         init(url: String) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
+            process.arguments = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]
             process.standardInput = input
-            process.standardOutput = FileHandle.nullDevice
+            process.standardOutput = output
             try process.run()
         }
 
         func send(_ sql: String) {
             input.fileHandleForWriting.write(Data((sql + "\n").utf8))
+        }
+
+        /// Runs one statement that returns one row of one column and returns it.
+        func query(_ sql: String) throws -> String {
+            send(sql)
+            while true {
+                if let newline = buffer.firstIndex(of: 10) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw BenchmarkFailure("the polling psql session ended (on `\(sql)`)") }
+                buffer += chunk
+            }
         }
 
         func finish() throws {

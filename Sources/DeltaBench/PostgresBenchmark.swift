@@ -108,7 +108,9 @@ struct PostgresBenchmark {
         let sourceRows = try source.int("SELECT count(*) FROM items")
         start = now()
         try native.run("CREATE SUBSCRIPTION native_bench CONNECTION '\(source.url)' PUBLICATION native_bench WITH (create_slot = false, slot_name = 'native_bench', copy_data = true)")
-        try await waitFor(timeout: 600) { try native.int("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'") == 0 }
+        let nativePoll = try PSQL.Session(url: native.url)
+        let sourcePoll = try PSQL.Session(url: source.url)
+        try await waitFor(timeout: 600) { try nativePoll.query("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r';") == "0" }
         let nativeSnapshotSeconds = now() - start
         print("  native snapshot: \(format(Double(sourceRows))) rows in \(format3(nativeSnapshotSeconds)) s")
 
@@ -122,9 +124,11 @@ struct PostgresBenchmark {
         try await waitFor(timeout: 60) { try source.int("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'native_bench' AND active") == 1 }
         start = now()
         try await waitFor(timeout: 600) {
-            try source.run("SELECT confirmed_flush_lsn >= '\(endLSN)' FROM pg_replication_slots WHERE slot_name = 'native_bench'") == "t"
+            try sourcePoll.query("SELECT confirmed_flush_lsn >= '\(endLSN)' FROM pg_replication_slots WHERE slot_name = 'native_bench';") == "t"
         }
         let nativeStreamSeconds = now() - start
+        try nativePoll.finish()
+        try sourcePoll.finish()
         try checkSame(source, native, "after native replication's backlog")
         print("  native stream: \(format(Double(backlog))) events in \(format3(nativeStreamSeconds)) s")
 
@@ -217,7 +221,9 @@ struct PostgresBenchmark {
         try session.finish()
         let written = Double(total * perStatement) / (now() - begin)
         let expected = total * perStatement
-        try await waitFor(timeout: 300) { try target.int("SELECT count(*) FROM bench_lag") >= expected }
+        let poll = try PSQL.Session(url: target.url)
+        try await waitFor(timeout: 300) { (Int(try poll.query("SELECT count(*) FROM bench_lag;")) ?? 0) >= expected }
+        try poll.finish()
         let p = try target.run("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY lag_us) || ' ' || percentile_disc(0.99) WITHIN GROUP (ORDER BY lag_us) FROM bench_lag")
         let parts = p.split(separator: " ").compactMap { Double($0) }
         guard parts.count == 2 else { throw BenchmarkFailure("no lag figures from the target: \(p)") }
