@@ -110,7 +110,8 @@ public final class PostgresSink: SinkConnector {
             /// Non-key columns to write and their values (replace: every writable column).
             var columns: [String]
             var values: [String?]
-            var keyText: String
+            /// The key for messages (built only when one is needed).
+            var keyText: String { Value.object(patch.key).description }
         }
 
         private struct Rejection: Error { let reason: String }
@@ -230,7 +231,7 @@ public final class PostgresSink: SinkConnector {
         /// Checks a patch and encodes its values; a rejection names the table, key and column.
         private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: PostgresTableSchema) throws(Rejection) -> Planned {
             let table = schema.table
-            let keyText = Value.object(patch.key).description
+            var keyText: String { Value.object(patch.key).description }
             let keyNames = patch.key.keys.sorted()
             guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
             func encode(_ column: PostgresColumn, _ value: Value) throws(Rejection) -> String? {
@@ -282,7 +283,7 @@ public final class PostgresSink: SinkConnector {
                 break
             }
             return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyValues: keyValues,
-                           columns: columns, values: values, keyText: keyText)
+                           columns: columns, values: values)
         }
 
         /// Runs a statement for a group of patches in a savepoint; when the server refuses it,
