@@ -141,6 +141,8 @@ struct ConfigErrorTests {
             "          left: { table: o, key: id }",
             "          right: { table: o, key: id }",
         ]), line: 13, ["flow name 'people' is used twice (first at line 6)", "give each flow its own name"]),
+        .init(label: "create is not a boolean", yaml: S.variant([11: "          left: { table: people, key: id, create: maybe }"]),
+              line: 11, ["create of store 'left' of collection 'people' of flow 'people' must be true or false, got 'maybe'", "create: true"]),
         .init(label: "one namespace in two flows", yaml: S.variant(appending: [
             "  - name: copies",                            // 13
             "    from: left",

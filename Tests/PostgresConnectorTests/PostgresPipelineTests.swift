@@ -135,6 +135,121 @@ import Testing
         #expect(warnings.all.filter { $0.contains("c_inet") }.count >= 1)
     }
 
+    @Test func createTrueMakesMissingTargetTablesFromTheSourceColumns() async throws {
+        let src = try PGTestDatabase()
+        defer { src.drop() }
+        let dst = try PGTestDatabase()
+        defer { dst.drop() }
+        try src.exec(Self.allTypesDDL)
+        try src.exec(Self.typicalRow.replacingOccurrences(of: "%ID%", with: "1"))
+        try src.exec(Self.edgeRow.replacingOccurrences(of: "%ID%", with: "2"))
+        let dir = try PGTemporaryDirectory()
+        let (pg, pg2) = (src.store(), dst.store("pg2"))
+        let yaml = """
+            pipeline: create
+            state_dir: \(dir.file("state"))
+            stores:
+              \(pg): { type: postgres, url: "\(src.url)" }
+              \(pg2): { type: postgres, url: "\(dst.url)" }
+              lite: { type: sqlite, path: \(dir.file("lite.db")), init_sql: "SELECT 1" }
+            flows:
+              - name: out
+                from: \(pg)
+                to: [\(pg2), lite]
+                collections:
+                  - namespace: all_types
+                    exclude: [c_inet]
+                    stores:
+                      \(pg): { table: all_types, key: id }
+                      \(pg2): { table: copy_of_all_types, key: id, create: true, rename: { text_renamed: c_text } }
+                      lite: { table: all_types, key: id, json: \(Self.sqliteJSON), create: true }
+            """
+        let config = try PGPipeline.load(yaml, in: dir)
+
+        // Validation accepts the missing tables: they are created before the flow starts.
+        let sink = PostgresSink(config: PostgresStoreConfig(store: StoreID(pg2), url: dst.url))
+        let problems = try await sink.validate(collections: [CollectionSpec(name: "copy_of_all_types", keyAttributes: ["id"], createIfMissing: true)],
+                                               asSource: false, asSink: true)
+        #expect(!problems.map(\.description).joined().contains("does not exist"))
+
+        let run = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(run.stoppedFlows.isEmpty)
+        let refused = try SQLiteLedger(path: config.ledgerPath).deadLetters(pipeline: nil, limit: 5).map(\.reason)
+        #expect(run.deadLetters == 0, "\(refused)")
+
+        // PostgreSQL → PostgreSQL: built-in types exactly; an enum or a domain, which exist only
+        // in the source database, as their values' kind (a domain as its base type); the renamed column under its new name;
+        // the excluded one left out; the primary key on the key.
+        let types = "SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        let sourceTypes = try src.rows(types, ["all_types"]).map { $0[0]! }
+        let targetTypes = try dst.rows(types, ["copy_of_all_types"]).map { $0[0]! }
+        var expected = sourceTypes.filter { !$0.hasPrefix("c_inet ") }.map { $0 == "c_text text" ? "text_renamed text" : $0 }
+        expected = expected.map { t in
+            switch t {
+            case "c_mood mood": return "c_mood text"
+            case "c_mood_arr mood[]": return "c_mood_arr jsonb"
+            case "c_posint posint": return "c_posint integer"
+            default: return t
+            }
+        }
+        #expect(targetTypes == expected)
+        #expect(try dst.scalar("SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'copy_of_all_types'::regclass AND i.indisprimary") == "id")
+        let same = "SELECT id, c_int8, c_numeric, c_numeric_scaled::text, c_float8, c_bytea, c_uuid, c_timestamptz, c_interval, c_jsonb::text, c_text_arr::text, c_big"
+        #expect(try dst.rows(same + " FROM copy_of_all_types ORDER BY id") == src.rows(same + " FROM all_types ORDER BY id"))
+        #expect(try dst.rows("SELECT text_renamed, c_mood FROM copy_of_all_types ORDER BY id") == src.rows("SELECT c_text, c_mood::text FROM all_types ORDER BY id"))
+
+        // PostgreSQL → SQLite: storage classes that keep every value exact.
+        let lite = try SQLiteDatabase(path: dir.file("lite.db"))
+        let info = try lite.prepare("SELECT name || ' ' || type FROM pragma_table_info('all_types') ORDER BY cid")
+        var liteTypes = [String]()
+        while try info.step() { liteTypes.append(info.text(0)) }
+        #expect(liteTypes.contains("id INTEGER"))
+        #expect(liteTypes.contains("c_numeric_scaled TEXT"))
+        #expect(liteTypes.contains("c_float8 REAL"))
+        #expect(liteTypes.contains("c_bytea BLOB"))
+        #expect(liteTypes.contains("c_jsonb TEXT"))
+        #expect(!liteTypes.contains { $0.hasPrefix("c_inet") })
+        let count = try lite.prepare("SELECT count(*), max(c_numeric_scaled) FROM all_types WHERE c_numeric_scaled IS NOT NULL")
+        _ = try count.step()
+        #expect(count.int64(0) == 2)
+
+        // A second run finds the tables and creates nothing.
+        let again = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(again.stoppedFlows.isEmpty)
+    }
+
+    @Test func createTrueMakesAPostgresTableFromSQLiteDeclaredTypes() async throws {
+        let dst = try PGTestDatabase()
+        defer { dst.drop() }
+        let dir = try PGTemporaryDirectory()
+        let pg = dst.store()
+        let ddl = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, score REAL, raw BLOB, amount NUMERIC, done BOOLEAN, meta TEXT)"
+        let config = try PGPipeline.load("""
+            pipeline: lite2pg
+            state_dir: \(dir.file("state"))
+            stores:
+              lite: { type: sqlite, path: \(dir.file("notes.db")), init_sql: "\(ddl); INSERT OR IGNORE INTO notes VALUES (1, 'a', 1.5, x'00ff', '12.50', 1, '{\\"k\\": [1]}')" }
+              \(pg): { type: postgres, url: "\(dst.url)" }
+            flows:
+              - name: up
+                from: lite
+                to: \(pg)
+                collections:
+                  - namespace: notes
+                    stores:
+                      lite: { table: notes, key: id, json: [meta] }
+                      \(pg): { table: notes, key: id, create: true }
+            """, in: dir)
+        let run = try await withPGTimeout { try await PGPipeline.engine(config).runOnce() }
+        #expect(run.stoppedFlows.isEmpty)
+        #expect(run.deadLetters == 0)
+        let types = try dst.rows("SELECT attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 ORDER BY attnum").map { $0[0]! }
+        #expect(types == ["id bigint not null", "title text not null", "score double precision", "raw bytea", "amount numeric", "done boolean", "meta jsonb"])
+        let row = try dst.rows("SELECT id, title, score, raw, amount, meta::text FROM notes")
+        // SQLite's NUMERIC affinity stored '12.50' as the REAL 12.5.
+        #expect(row == [["1", "a", "1.5", "\\x00ff", "12.5", "{\"k\": [1]}"]], "\(row)")
+    }
+
     @Test func unchangedToastValuesStay() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }

@@ -90,6 +90,7 @@ enum PostgresValidation {
             let table = config.table(spec.name)
             tables.append(table)
             guard let schema = try catalog.table(table, conn) else {
+                if spec.createIfMissing { continue }  // created from a source's columns before the flow starts
                 out.append(ValidationProblem(problem: "\(label): table \(table) does not exist",
                                              fix: "create it, or fix the table name (or the store's `schema`) in the pipeline's mapping"))
                 continue

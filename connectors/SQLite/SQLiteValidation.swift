@@ -68,6 +68,7 @@ enum SQLiteValidation {
                 continue
             }
             guard let schema else {
+                if spec.createIfMissing { continue }  // created from a source's columns before the flow starts
                 problems.append(ValidationProblem(problem: "table '\(table)' does not exist in SQLite database '\(path)'",
                                                   fix: "create the table, or fix the table name in the pipeline's mapping"))
                 continue

@@ -512,7 +512,7 @@ private struct ConfigReader {
                         "write e.g. `\(entry.key): { table: NAME, key: [ID] }`")
         }
         let m = try fields(entry.value, context: context, line: entry.keyLine,
-                           known: ["table", "collection", "key", "json", "rename", "time"])
+                           known: ["table", "collection", "key", "json", "rename", "time", "create"])
         let nameEntry: ConfigEntry
         switch (m["table"], m["collection"]) {
         case let (table?, collection?):
@@ -574,7 +574,18 @@ private struct ConfigReader {
                 }
             }
         }
-        let spec = CollectionSpec(name: name, keyAttributes: key.map(\.value), jsonAttributes: Set(json.map(\.value)))
+        var create = false
+        if let e = m["create"] {
+            let raw = try string(e, what: "create of \(context)", example: "create: true")
+            switch raw.lowercased() {
+            case "true", "yes", "on": create = true
+            case "false", "no", "off": create = false
+            default:
+                throw error(e.valueLine, "create of \(context) must be true or false, got '\(raw)'",
+                            "write `create: true` to create the table from the source's columns when it is missing")
+            }
+        }
+        let spec = CollectionSpec(name: name, keyAttributes: key.map(\.value), jsonAttributes: Set(json.map(\.value)), createIfMissing: create)
         return StoreMapping(spec: spec, renames: renames, timeAttribute: time?.value, location: location(entry.keyLine))
     }
 

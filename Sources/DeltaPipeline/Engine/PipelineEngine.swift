@@ -67,6 +67,7 @@ public final class PipelineEngine: Sendable {
 
     /// Tells every sink the collections it writes (key and JSON attributes) before the first batch.
     func prepareSinks() async throws {
+        try await createMissingCollections()
         var specs = [StoreID: [CollectionSpec]]()
         for flow in config.flows {
             for store in flow.direction.stores {
@@ -74,6 +75,42 @@ public final class PipelineEngine: Sendable {
             }
         }
         for (store, sink) in sinks { try await sink.prepare(collections: specs[store] ?? []) }
+    }
+
+    /// `create: true`: each such target collection that is missing is created from the columns of
+    /// the flow's first source that can describe its own (renamed, include/exclude applied).
+    func createMissingCollections() async throws {
+        for flow in config.flows {
+            for mapping in flow.collections {
+                for target in flow.direction.stores {
+                    guard let targetMapping = mapping.mapping(for: target), targetMapping.spec.createIfMissing, let sink = sinks[target] else { continue }
+                    guard let creator = sink as? any CollectionCreating else {
+                        throw ConnectorError(.permanent, "\(targetMapping.location): store '\(target)' cannot create missing tables — create \(targetMapping.spec.name) yourself, or remove `create: true`")
+                    }
+                    var described: (StoreID, StoreMapping, [ColumnDescription])?
+                    for source in flow.direction.sources where source != target {
+                        guard let sourceMapping = mapping.mapping(for: source),
+                              let describer = sources[PipelineEngine.scope(flow, source)] as? any CollectionDescribing else { continue }
+                        described = (source, sourceMapping, try await describer.describe(sourceMapping.spec))
+                        break
+                    }
+                    guard let (source, sourceMapping, columns) = described else {
+                        throw ConnectorError(.permanent, "\(targetMapping.location): no source of flow '\(flow.name)' can describe \(mapping.namespace.name)'s columns for `create: true` — create \(targetMapping.spec.name) yourself")
+                    }
+                    var renamed = [ColumnDescription]()
+                    for var column in columns {
+                        let logical = sourceMapping.logicalName(column.name)
+                        guard mapping.admits(logical) else { continue }
+                        column.name = targetMapping.storeName(logical)
+                        if targetMapping.spec.keyAttributes.contains(column.name) { column.nullable = false }
+                        renamed.append(column)
+                    }
+                    if try await creator.createIfMissing(targetMapping.spec, columns: renamed) {
+                        logger.notice("created \(targetMapping.spec.name) in store '\(target)' from the columns of \(sourceMapping.spec.name) in '\(source)'")
+                    }
+                }
+            }
+        }
     }
 
     static func scope(_ flow: FlowConfig, _ store: StoreID) -> String { "\(flow.name)/\(store.name)" }
