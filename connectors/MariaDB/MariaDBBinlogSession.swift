@@ -192,6 +192,8 @@ final class MariaDBBinlogSession: @unchecked Sendable {
                 return .batch(emit(position: pendingPosition, caughtUp: false))
             }
             guard let fetched = mariadb_rpl_fetch(rpl, event) else {
+                // A failed fetch frees the event it was given.
+                event = nil
                 let error = streamError(doing: "reading the binlog after \(state)")
                 if !follow, error.kind == .transient, let handle = conn?.handle, mysql_errno(handle) == 0 {
                     // The non-blocking dump reached the end of the binlog.
