@@ -66,7 +66,8 @@ import Testing
         let bad = MariaDBSource(config: MariaDBStoreConfig(store: "m", url: url))
         let problems = try await bad.validate(collections: [spec], asSource: true, asSink: false)
         #expect(problems.count == 1)
-        #expect(problems.first?.problem.contains("fix the user or password") == true)
+        #expect(problems.first?.fix.contains("fix the user or password") == true)
+        #expect(problems.first?.problem.contains("refused user") == true)
         url.password = "pw"
         let weak = MariaDBSource(config: MariaDBStoreConfig(store: "m", url: url))
         let missing = try await weak.validate(collections: [spec, CollectionSpec(name: "absent", keyAttributes: ["id"])], asSource: true, asSink: true)

@@ -165,6 +165,11 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         if error.connectionLost || code == 0 || code == 2013 || code == 2006 {
             return ConnectorError(.transient, "\(config.label): replication connection lost while \(doing): \(error)")
         }
+        if code == 1236 && message.contains("same server_uuid/server_id") {
+            // The dump thread of a reader that died (kill -9) is still registered; the server
+            // drops it when the next reader with that id connects.
+            return ConnectorError(.transient, "\(config.label): the server still has a reader with server_id \(config.replicaServerID(for: collections)) (a previous bridge process?) — retrying; if another replica uses that id, set `server_id`")
+        }
         if code == 1236 {
             return ConnectorError(.permanent, "\(config.label): the server stopped the binlog dump while \(doing): \(message) — check binlog_format=ROW and that server_id \(config.replicaServerID(for: collections)) is not used by another replica (set `server_id`)")
         }

@@ -2,7 +2,7 @@ import DeltaConnector
 
 /// Builds MariaDB sources and sinks from a pipeline's store settings: `type: mariadb` with `url`
 /// (required, `mysql://user:password@host:port/database`), `server_id` (the replica id of the
-/// binlog reader; default derived from the store name and the flow's tables) and `time_column`
+/// binlog reader; default derived from the store name, server, database and the flow's tables) and `time_column`
 /// (a DATETIME(6)/TIMESTAMP(6) column whose value stamps a change instead of the binlog time).
 ///
 /// Invariant: building a connector opens nothing; the server is first contacted when the engine

@@ -34,11 +34,12 @@ public struct MariaDBStoreConfig: Sendable {
     var label: String { "MariaDB store '\(store)'" }
 
     /// The replica server id of a stream over `collections`: the setting, or a hash of the store
-    /// name and the table names in 1000000…2147483647 (clear of the small ids people give servers).
+    /// name, the server address and database and the table names in 1000000…2147483647 (clear of
+    /// the small ids people give servers). Two readers with one id make the server drop one.
     func replicaServerID(for collections: [CollectionSpec]) -> UInt32 {
         if let serverID { return serverID }
         var hash: UInt32 = 2_166_136_261
-        for byte in (store.name + "|" + collections.map(\.name).sorted().joined(separator: ",")).utf8 {
+        for byte in (store.name + "|" + url.host + ":" + String(url.port) + "/" + (url.database ?? "") + "|" + collections.map(\.name).sorted().joined(separator: ",")).utf8 {
             hash = (hash ^ UInt32(byte)) &* 16_777_619
         }
         return 1_000_000 + hash % 2_146_483_647

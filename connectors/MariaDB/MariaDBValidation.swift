@@ -26,8 +26,11 @@ enum MariaDBValidation {
         do {
             conn = try MariaDBConnection.connect(config.url)
         } catch {
-            let mapped = config.mapped(error, doing: "connecting")
-            return [ValidationProblem(problem: mapped.message, fix: "check `url` (mysql://user:password@host:port/database) and that the server is running")]
+            let message = config.mapped(error, doing: "connecting").message
+            guard let dash = message.firstRange(of: " — ") else {
+                return [ValidationProblem(problem: message, fix: "check `url` (mysql://user:password@host:port/database) and that the server is running")]
+            }
+            return [ValidationProblem(problem: String(message[..<dash.lowerBound]), fix: String(message[dash.upperBound...]))]
         }
         defer { conn.close() }
         do {
