@@ -150,6 +150,28 @@ import Testing
         #expect((MariaDBGTIDPosition(batches.last?.position ?? "")?.gtids[0]?.sequence ?? 0) >= gtid.sequence)
     }
 
+    @Test func aTimeColumnStampsChangesWithMicroseconds() async throws {
+        let db = try MariaDBTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE items (id INT PRIMARY KEY, updated_at DATETIME(6))")
+        try db.exec("INSERT INTO items VALUES (1, '2024-02-29 13:45:56.123456')")
+        let start = try db.head()
+        try db.exec("INSERT INTO items VALUES (2, '2024-03-01 00:00:00.000001'), (3, NULL)")
+        var config = db.config()
+        config.timeColumn = "updated_at"
+        let source = MariaDBSource(config: config)
+        let spec = CollectionSpec(name: "items", keyAttributes: ["id"])
+        let streamed = try await withMariaDBTimeout { try await drainMariaDB(source, [spec], after: start) }.changes
+        #expect(streamed.count == 2)
+        #expect(streamed.first?.commitTime == Timestamps.parseISO8601("2024-03-01T00:00:00.000001Z"))
+        // Without a value the binlog's whole-second time stays.
+        #expect((streamed.last?.commitTime ?? 1) % 1_000_000 == 0)
+        let reader = try await source.beginSnapshot(of: [spec])
+        let rows = try await readMariaDBSnapshot(reader, spec, limit: 10)
+        await reader.close()
+        #expect(rows.first?.commitTime == Timestamps.parseISO8601("2024-02-29T13:45:56.123456Z"))
+    }
+
     @Test func lagCountsTransactionsBehindTheHead() async throws {
         let db = try MariaDBTestDatabase()
         defer { db.drop() }

@@ -34,6 +34,7 @@ public struct BinlogEvent: Sendable {
         public var body: [UInt8]
     }
 
+    /// What the event says, for the event types the source uses; everything else is `.other`.
     public enum Body: Sendable {
         /// MariaDB GTID event: starts an event group; `standalone` groups (DDL) have no XID.
         case gtid(domain: UInt32, sequence: UInt64, standalone: Bool)

@@ -4,6 +4,7 @@
 /// Invariant: at most one GTID per domain; the text form lists domains in ascending order, so
 /// equal states print equally.
 public struct MariaDBGTIDPosition: Sendable, Equatable, CustomStringConvertible {
+    /// One global transaction id: replication domain, originating server, sequence number.
     public struct GTID: Sendable, Equatable, CustomStringConvertible {
         public var domain: UInt32
         public var server: UInt32

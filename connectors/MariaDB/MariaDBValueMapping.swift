@@ -106,9 +106,9 @@ enum MariaDBValueMapping {
         case let .bytes(b):
             return MariaDBSQL.hex(b)
         case let .timestamp(t):
-            if let column, column.isTemporalInstant || column.dataType == "date" || column.dataType == "time" {
-                return MariaDBSQL.string(dateTimeText(t))
-            }
+            if let column, column.isTemporalInstant { return MariaDBSQL.string(dateTimeText(t)) }
+            if column?.dataType == "date" { return MariaDBSQL.string(String(dateTimeText(t).prefix(10))) }
+            if column?.dataType == "time" { return MariaDBSQL.string(String(dateTimeText(t).dropFirst(11))) }
             return MariaDBSQL.string(Timestamps.iso8601(micros: t))
         case .array, .object:
             do {
