@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import MariaDBConnector
 import PostgresConnector
+import SQLiteConnector
+import SQLiteSupport
 
 /// `deltabridge-bench mariadb`: MariaDB→PostgreSQL one-way through the real engine and the real
 /// `deltabridge` connectors (issue 5's figures): snapshot rows/s, a backlog of mixed changes
@@ -34,45 +36,41 @@ struct MariaDBBenchmark {
         guard let mariaText = options["mariadb-url"] ?? env["DELTABRIDGE_MARIADB_URL"], case let .success(mariaURL) = MariaDBURL.parse(mariaText) else {
             throw Failure(description: "set DELTABRIDGE_MARIADB_URL (mysql://user@host:port/) or pass --mariadb-url")
         }
-        guard let pgBase = options["pg-url"] ?? env["DELTABRIDGE_PG_URL"] else {
-            throw Failure(description: "set DELTABRIDGE_PG_URL (postgresql://user@host:port/db) or pass --pg-url")
+        let targetKind = options["target"] ?? "postgres"
+        guard targetKind == "postgres" || targetKind == "sqlite" else { throw Failure(description: "--target is postgres or sqlite, got \(targetKind)") }
+        let pgBase = options["pg-url"] ?? env["DELTABRIDGE_PG_URL"] ?? ""
+        if targetKind == "postgres" && pgBase.isEmpty {
+            throw Failure(description: "set DELTABRIDGE_PG_URL (postgresql://user@host:port/db) or pass --pg-url (or use --target sqlite)")
         }
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let database = "bench_" + suffix
         let maria = MariaClient(url: mariaURL)
-        let pgURL = PGClient.url(pgBase, database: database)
-        let pgAdmin = PGClient(url: pgBase)
-        let pg = PGClient(url: pgURL)
         let dir = "\(options["dir"] ?? "/tmp")/deltabridge-bench-mariadb-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let target: BenchTarget = targetKind == "postgres" ? .postgres(PGClient(url: PGClient.url(pgBase, database: database)), admin: PGClient(url: pgBase))
+                                                           : .sqlite(path: dir + "/target.db")
         try maria.run("CREATE DATABASE \(database)")
-        try pgAdmin.run("CREATE DATABASE \(database)")
+        try target.create(database)
         defer {
             _ = try? maria.run("DROP DATABASE IF EXISTS \(database)")
-            _ = try? pgAdmin.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '\(database)'")
-            _ = try? pgAdmin.run("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+            target.drop(database)
             try? FileManager.default.removeItem(atPath: dir)
         }
-        print("mariadb benchmark: \(format(Double(rows)))-row snapshot, \(format(Double(changes))) mixed changes streamed, lag at \(format(Double(lagRate))) changes/s for \(lagSeconds) s (MariaDB → PostgreSQL)")
+        print("mariadb benchmark: \(format(Double(rows)))-row snapshot, \(format(Double(changes))) mixed changes streamed, lag at \(format(Double(lagRate))) changes/s for \(lagSeconds) s (MariaDB → \(target.name))")
 
         try maria.run("""
             USE \(database);
             CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(40), qty INT, price DECIMAL(12,2), tags JSON, written_at DATETIME(6));
             INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 1000, seq * 0.25, '["a","b"]', NULL FROM seq_0_to_\(rows - 1);
             """)
-        // applied_at is set by a trigger: the sink writes every column of a new row (NULL included).
-        try pg.run("""
-            CREATE TABLE items (id int8 PRIMARY KEY, name text, qty int4, price numeric, tags jsonb, written_at timestamptz, applied_at timestamptz);
-            CREATE FUNCTION stamp_applied() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.applied_at := clock_timestamp(); RETURN NEW; END $$;
-            CREATE TRIGGER items_applied BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION stamp_applied();
-            """)
+        try target.createTable()
 
         let yaml = """
         pipeline: bench
         options: { batch_size: 5000 }
         stores:
           source: { type: mariadb, url: "mysql://\(mariaURL.user)\(mariaURL.password.map { ":" + $0 } ?? "")@\(mariaURL.host):\(mariaURL.port)/\(database)" }
-          target: { type: postgres, url: "\(pgURL)" }
+          target: \(target.storeYAML)
         flows:
           - name: items
             from: source
@@ -84,7 +82,7 @@ struct MariaDBBenchmark {
                   target: { table: items, key: id }
         """
         try yaml.write(toFile: "\(dir)/bench.yaml", atomically: true, encoding: .utf8)
-        let registry = ConnectorRegistry([PostgresConnectorFactory(), MariaDBConnectorFactory()])
+        let registry = ConnectorRegistry([PostgresConnectorFactory(), MariaDBConnectorFactory(), SQLiteConnectorFactory()])
         let config = try PipelineLoader.load(file: "\(dir)/bench.yaml", environment: [:], storeTypes: registry.storeTypes)
         var logger = Logger(label: "bench")
         logger.logLevel = options["verbose"] == nil ? .warning : .info
@@ -114,7 +112,7 @@ struct MariaDBBenchmark {
         let snapshot = try await engine.runOnce()
         let snapshotSeconds = now() - start
         let snapshotRSS = peakRSSMiB()
-        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s, target holds \(try pg.scalar("SELECT count(*) FROM items"))")
+        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s, target holds \(try target.scalar("SELECT count(*) FROM items"))")
 
         // 2. A backlog of mixed changes in transactions of 1,000 rows: 2/3 updates of one column,
         // 2/9 inserts, 1/9 deletes; then streamed until applied.
@@ -142,7 +140,7 @@ struct MariaDBBenchmark {
         let streamSeconds = now() - start
         let streamRSS = peakRSSMiB()
         let sourceCount = try maria.scalar("SELECT count(*) FROM \(database).items")
-        let targetCount = try pg.scalar("SELECT count(*) FROM items")
+        let targetCount = try target.scalar("SELECT count(*) FROM items")
         print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s; rows source \(sourceCount), target \(targetCount)")
         if sourceCount != targetCount { print("  WARNING: source and target differ after the stream") }
 
@@ -167,20 +165,16 @@ struct MariaDBBenchmark {
         let writeSeconds = now() - writeStart
         let expected = lagSeconds * 10 * perTick
         let deadline = now() + 60
-        while now() < deadline, (Int(try pg.scalar("SELECT count(*) FROM items WHERE name = 'lag'")) ?? 0) < expected {
+        while now() < deadline, (Int(try target.scalar("SELECT count(*) FROM items WHERE name = 'lag'")) ?? 0) < expected {
             try await Task.sleep(for: .milliseconds(100))
         }
         running.cancel()
         await running.value
         let lagRSS = peakRSSMiB()
-        let lag = try pg.scalar("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at - written_at)) || ' ' || percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at - written_at)) || ' ' || count(*) FROM items WHERE name = 'lag'")
-        let parts = lag.split(separator: " ").compactMap { Double($0) }
-        let p50 = parts.count > 0 ? parts[0] : .infinity, p99 = parts.count > 1 ? parts[1] : .infinity
-        let arrived = parts.count > 2 ? Int(parts[2]) : 0
-        guard p50.isFinite, p99.isFinite else {
-            let seen = try pg.scalar("SELECT count(*) || ' rows, ' || count(written_at) || ' with written_at, ' || count(applied_at) || ' with applied_at' FROM items WHERE name = 'lag'")
-            throw Failure(description: "no lag samples arrived in PostgreSQL (\(arrived) of \(expected) rows: \(seen); query said '\(lag)')")
-        }
+        let samples = try target.lagSamples().sorted()
+        let arrived = samples.count
+        guard arrived > 0 else { throw Failure(description: "no lag samples arrived in \(target.name) (0 of \(expected) rows)") }
+        let p50 = samples[min(arrived - 1, arrived / 2)], p99 = samples[min(arrived - 1, Int(Double(arrived) * 0.99))]
         print("  lag: \(format(Double(expected))) inserts at \(format(Double(expected) / writeSeconds)) changes/s; \(format(Double(arrived))) arrived; p50 \(format3(p50)) s, p99 \(format3(p99)) s")
 
         let snapshotRate = Double(snapshot.events) / snapshotSeconds
@@ -189,12 +183,86 @@ struct MariaDBBenchmark {
         return [
             Figure(name: "snapshot read (connector alone)", value: aloneSnapshotRate, unit: "rows/s", target: "—", met: true),
             Figure(name: "binlog decode (connector alone)", value: aloneStreamRate, unit: "changes/s", target: "—", met: true),
-            Figure(name: "snapshot MariaDB→PostgreSQL", value: snapshotRate, unit: "rows/s", target: "≥ 100,000", met: snapshotRate >= 100_000),
-            Figure(name: "streaming MariaDB→PostgreSQL", value: streamRate, unit: "events/s", target: "≥ 50,000", met: streamRate >= 50_000),
+            Figure(name: "snapshot MariaDB→\(target.name)", value: snapshotRate, unit: "rows/s", target: "≥ 100,000", met: snapshotRate >= 100_000),
+            Figure(name: "streaming MariaDB→\(target.name)", value: streamRate, unit: "events/s", target: "≥ 50,000", met: streamRate >= 50_000),
             Figure(name: "lag p50 at \(format(Double(lagRate)))/s (ms)", value: p50 * 1000, unit: "ms", target: "—", met: true),
             Figure(name: "lag p99 at \(format(Double(lagRate)))/s (ms)", value: p99 * 1000, unit: "ms", target: "≤ 1,500", met: p99 <= 1.5 && arrived == expected),
             Figure(name: "peak RSS (snapshot/stream/lag)", value: rss, unit: "MiB", target: "≤ 150", met: rss <= 150),
         ]
+    }
+}
+
+/// Where the benchmark writes: a PostgreSQL database of its own (through `psql`) or a SQLite file.
+/// Both stamp `applied_at` on insert with a trigger (the sink writes every column of a new row).
+enum BenchTarget {
+    case postgres(PGClient, admin: PGClient)
+    case sqlite(path: String)
+
+    var name: String {
+        switch self {
+        case .postgres: "PostgreSQL"
+        case .sqlite: "SQLite"
+        }
+    }
+
+    var storeYAML: String {
+        switch self {
+        case let .postgres(pg, _): "{ type: postgres, url: \"\(pg.url)\" }"
+        case let .sqlite(path): "{ type: sqlite, path: \(path) }"
+        }
+    }
+
+    func create(_ database: String) throws {
+        if case let .postgres(_, admin) = self { try admin.run("CREATE DATABASE \(database)") }
+    }
+
+    func drop(_ database: String) {
+        if case let .postgres(_, admin) = self {
+            _ = try? admin.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '\(database)'")
+            _ = try? admin.run("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        }
+    }
+
+    func createTable() throws {
+        switch self {
+        case let .postgres(pg, _):
+            try pg.run("""
+                CREATE TABLE items (id int8 PRIMARY KEY, name text, qty int4, price numeric, tags jsonb, written_at timestamptz, applied_at timestamptz);
+                CREATE FUNCTION stamp_applied() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.applied_at := clock_timestamp(); RETURN NEW; END $$;
+                CREATE TRIGGER items_applied BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION stamp_applied();
+                """)
+        case let .sqlite(path):
+            let db = try SQLiteDatabase(path: path)
+            try db.execute("""
+                PRAGMA journal_mode=WAL;
+                CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER, price TEXT, tags TEXT, written_at TEXT, applied_at TEXT);
+                CREATE TRIGGER items_applied AFTER INSERT ON items BEGIN
+                  UPDATE items SET applied_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.id;
+                END;
+                """)
+        }
+    }
+
+    func scalar(_ sql: String) throws -> String {
+        switch self {
+        case let .postgres(pg, _): return try pg.scalar(sql)
+        case let .sqlite(path): return String(try SQLiteDatabase(path: path).scalarInt(sql) ?? 0)
+        }
+    }
+
+    /// Seconds from `written_at` (MariaDB) to `applied_at` (target) of every lag-phase row.
+    func lagSamples() throws -> [Double] {
+        switch self {
+        case let .postgres(pg, _):
+            return try pg.run("SELECT extract(epoch FROM applied_at - written_at) FROM items WHERE name = 'lag' AND applied_at IS NOT NULL")
+                .split(separator: "\n").compactMap { Double($0) }
+        case let .sqlite(path):
+            let db = try SQLiteDatabase(path: path)
+            let st = try db.prepare("SELECT (julianday(applied_at) - julianday(written_at)) * 86400.0 FROM items WHERE name = 'lag' AND applied_at IS NOT NULL")
+            var out: [Double] = []
+            while try st.step() { out.append(st.double(0)) }
+            return out
+        }
     }
 }
 
