@@ -124,6 +124,25 @@ import Testing
         #expect(warnings.all.isEmpty, "\(warnings.all)")
     }
 
+    @Test func changesLoggedAsStatementsAreWarnedAboutAndTruncateToo() async throws {
+        let warnings = MariaDBWarnings()
+        let db = try MariaDBTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE items (id INT PRIMARY KEY)")
+        let start = try db.head()
+        try db.exec("SET SESSION binlog_format = 'STATEMENT'")
+        try db.exec("INSERT INTO items VALUES (1)")
+        try db.exec("SET SESSION binlog_format = 'ROW'")
+        try db.exec("INSERT INTO items VALUES (2)")
+        try db.exec("TRUNCATE TABLE items")
+        let source = MariaDBSource(config: db.config(warn: warnings.handler))
+        let spec = CollectionSpec(name: "items", keyAttributes: ["id"])
+        let changes = try await withMariaDBTimeout { try await drainMariaDB(source, [spec], after: start) }.changes
+        #expect(changes.map { $0.attributes["id"] } == [.int(2)])
+        #expect(warnings.all.contains { $0.contains("logged as a statement") && $0.contains("binlog_format=ROW") })
+        #expect(warnings.all.contains { $0.contains("TRUNCATE") && $0.contains("not replicated") })
+    }
+
     @Test func aLargeTransactionGoesOutInPartsAtThePreviousPosition() async throws {
         let db = try MariaDBTestDatabase()
         defer { db.drop() }

@@ -316,7 +316,9 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         let known = ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "SET", "SAVEPOINT", "ROLLBACK", "XA"]
         let first = upper.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init) ?? ""
         let touches = wanted.keys.contains { upper.contains($0.table.uppercased()) }
-        if touches && (first == "TRUNCATE" || first == "DROP") {
+        if touches && ["INSERT", "UPDATE", "DELETE", "REPLACE"].contains(first) {
+            config.warn("\(config.label): a change to a synced table was logged as a statement, not as rows (a session with binlog_format=STATEMENT or MIXED), so it cannot be replicated — keep binlog_format=ROW for every session, and run `deltabridge resync` for that flow (statement: \(sql.prefix(120)))")
+        } else if touches && (first == "TRUNCATE" || first == "DROP") {
             config.warn("\(config.label): \(first) on a synced table is not replicated as row deletes (statement: \(sql.prefix(120)))")
         } else if !known.contains(first) {
             config.warn("\(config.label): skipped an unknown statement in the binlog: \(sql.prefix(120))")
