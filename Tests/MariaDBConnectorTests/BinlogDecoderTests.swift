@@ -85,6 +85,38 @@ import Testing
         #expect(rows[2]["ts6"] == .null)
     }
 
+    @Test func everyFractionalPrecisionSmallAndLargeDecimalsAndLongStrings() throws {
+        let rows = captured.rows("t_frac").compactMap(\.row.after)
+        try #require(rows.count == 2)
+        func ts(_ s: String) -> Value { .timestamp(Timestamps.parseISO8601(s)!) }
+        #expect(rows[0]["t1"] == .string("-00:00:00.1"))
+        #expect(rows[0]["t2"] == .string("-01:00:00.01"))
+        #expect(rows[0]["t4"] == .string("-100:00:00.0001"))
+        #expect(rows[0]["t5"] == .string("-00:00:01.00001"))
+        #expect(rows[0]["dt1"] == ts("2024-02-29T13:45:56.1Z"))
+        #expect(rows[0]["dt2"] == ts("2024-02-29T13:45:56.99Z"))
+        #expect(rows[0]["dt4"] == ts("2024-02-29T13:45:56.0001Z"))
+        #expect(rows[0]["dt5"] == ts("2024-02-29T13:45:56.00001Z"))
+        #expect(rows[0]["ts2"] == ts("2024-02-29T13:45:56.12Z"))
+        #expect(rows[0]["ts4"] == ts("2024-02-29T13:45:56.1234Z"))
+        #expect(rows[0]["dsmall"] == dec("-99.99"))
+        #expect(rows[0]["dmid"] == dec("-123456789.123456789"))
+        #expect(rows[0]["cl"] == .string(String(repeating: "ä", count: 99) + "z"))
+        #expect(rows[0]["vbig"] == .string(String(repeating: "€", count: 300)))
+        #expect(rows[1]["t1"] == .string("12:34:56.7"))
+        #expect(rows[1]["t2"] == .string("838:59:58.99"))
+        #expect(rows[1]["t4"] == .string("00:00:00.9999"))
+        #expect(rows[1]["t5"] == .string("-838:59:58.99999"))
+        #expect(rows[1]["dt1"] == ts("1000-01-01T00:00:00.9Z"))
+        #expect(rows[1]["dt5"] == ts("9999-12-31T23:59:59.99999Z"))
+        #expect(rows[1]["ts2"] == ts("1970-01-01T00:00:01.01Z"))
+        #expect(rows[1]["ts4"] == ts("2038-01-19T03:14:07.9999Z"))
+        #expect(rows[1]["dsmall"] == dec("0.01"))
+        #expect(rows[1]["dmid"] == dec("999999999.999999999"))
+        #expect(rows[1]["cl"] == .string("a"))
+        #expect(rows[1]["vbig"] == .string(""))
+    }
+
     @Test func stringsBinariesEnumsSetsJSONAndServerTypes() throws {
         let changes = captured.rows("t_str")
         let rows = changes.compactMap { $0.row.before == nil ? $0.row.after : nil }
