@@ -112,7 +112,7 @@ struct MariaDBBenchmark {
         let snapshot = try await engine.runOnce()
         let snapshotSeconds = now() - start
         let snapshotRSS = peakRSSMiB()
-        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s, target holds \(try target.scalar("SELECT count(*) FROM items"))")
+        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s (peak RSS \(format(snapshotRSS)) MiB), target holds \(try target.scalar("SELECT count(*) FROM items"))")
 
         // 2. A backlog of mixed changes in transactions of 1,000 rows: 2/3 updates of one column,
         // 2/9 inserts, 1/9 deletes; then streamed until applied.
@@ -141,7 +141,7 @@ struct MariaDBBenchmark {
         let streamRSS = peakRSSMiB()
         let sourceCount = try maria.scalar("SELECT count(*) FROM \(database).items")
         let targetCount = try target.scalar("SELECT count(*) FROM items")
-        print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s; rows source \(sourceCount), target \(targetCount)")
+        print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s (peak RSS \(format(streamRSS)) MiB); rows source \(sourceCount), target \(targetCount)")
         if sourceCount != targetCount { print("  WARNING: source and target differ after the stream") }
 
         // 3. Lag while the application inserts at a steady rate (rows stamped with their write
@@ -175,7 +175,7 @@ struct MariaDBBenchmark {
         let arrived = samples.count
         guard arrived > 0 else { throw Failure(description: "no lag samples arrived in \(target.name) (0 of \(expected) rows)") }
         let p50 = samples[min(arrived - 1, arrived / 2)], p99 = samples[min(arrived - 1, Int(Double(arrived) * 0.99))]
-        print("  lag: \(format(Double(expected))) inserts at \(format(Double(expected) / writeSeconds)) changes/s; \(format(Double(arrived))) arrived; p50 \(format3(p50)) s, p99 \(format3(p99)) s")
+        print("  lag: \(format(Double(expected))) inserts at \(format(Double(expected) / writeSeconds)) changes/s; \(format(Double(arrived))) arrived; p50 \(format3(p50)) s, p99 \(format3(p99)) s (peak RSS \(format(lagRSS)) MiB)")
 
         let snapshotRate = Double(snapshot.events) / snapshotSeconds
         let streamRate = Double(stream.events) / streamSeconds
