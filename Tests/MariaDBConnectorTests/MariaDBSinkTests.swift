@@ -80,6 +80,29 @@ import Testing
         #expect(try db.rows("SELECT id, small FROM people ORDER BY id") == [["1", "1"]])
     }
 
+    @Test func partialUpdatesReachTablesWithNotNullColumnsWithoutDefault() async throws {
+        let db = try MariaDBTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE stock (id INT PRIMARY KEY, qty INT NOT NULL, label VARCHAR(10), created DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        try db.exec("INSERT INTO stock (id, qty, label) VALUES (1, 5, 'a'), (2, 6, 'b')")
+        let sink = MariaDBSink(config: db.config())
+        let results = try await sink.apply([
+            DocumentPatch(collection: "stock", key: ["id": .int(1)], action: .upsert(set: ["label": .string("changed")], unset: [])),
+            DocumentPatch(collection: "stock", key: ["id": .int(2)], action: .upsert(set: ["label": .string("too long a label")], unset: [])),
+            DocumentPatch(collection: "stock", key: ["id": .int(3)], action: .upsert(set: ["label": .string("new")], unset: [])),
+            DocumentPatch(collection: "stock", key: ["id": .int(4)], action: .upsert(set: ["label": .string("full"), "qty": .int(1)], unset: [])),
+        ])
+        #expect(results[0] == .applied)
+        #expect(results[3] == .applied)
+        guard case let .rejected(tooLong) = results[1], case let .rejected(noQty) = results[2] else {
+            Issue.record("expected two rejections: \(results)")
+            return
+        }
+        #expect(tooLong.contains("label"))
+        #expect(noQty.contains("qty"), "the server names the column without a value: \(noQty)")
+        #expect(try db.rows("SELECT id, qty, label FROM stock ORDER BY id") == [["1", "5", "changed"], ["2", "6", "b"], ["4", "1", "full"]])
+    }
+
     @Test func aMissingTableOrKeyIsAOneLineErrorWithTheFix() async throws {
         let (db, sink, _) = try Self.setUp()
         defer { db.drop() }

@@ -92,6 +92,16 @@ final class MariaDBConnection: @unchecked Sendable {
         return mysql_affected_rows(h)
     }
 
+    /// `body`'s value or its server error, as a `Result` (typed `catch … where` clauses crash the
+    /// Swift 6.3 compiler in some functions).
+    func result<T>(_ body: () throws(MariaDBServerError) -> T) -> Swift.Result<T, MariaDBServerError> {
+        do {
+            return .success(try body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Runs a statement; its error, or nil when it succeeded.
     func attempt(_ sql: String) -> MariaDBServerError? {
         do {

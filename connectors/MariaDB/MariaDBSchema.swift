@@ -12,6 +12,8 @@ struct MariaDBColumn: Sendable, Equatable {
     var nullable: Bool
     var generated: Bool
     var semantic: MariaDBSemanticType?
+    /// NOT NULL without a default (nor AUTO_INCREMENT): an INSERT must give it a value.
+    var requiresValue = false
 
     var isUnsigned: Bool { columnType.contains("unsigned") }
     var isFloat: Bool { dataType == "float" }
@@ -47,7 +49,7 @@ struct MariaDBTableSchema: Sendable {
     /// are JSON whatever the catalog says.
     static func load(_ conn: MariaDBConnection, _ table: MariaDBTableName, jsonColumns: Set<String> = []) throws(MariaDBServerError) -> MariaDBTableSchema? {
         let db = MariaDBSQL.string(table.database), t = MariaDBSQL.string(table.table)
-        let cols = try conn.query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(db) AND TABLE_NAME = \(t) ORDER BY ORDINAL_POSITION")
+        let cols = try conn.query("SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE, EXTRA, COLUMN_DEFAULT IS NULL FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(db) AND TABLE_NAME = \(t) ORDER BY ORDINAL_POSITION")
         if cols.rows.isEmpty { return nil }
         let checks = try conn.query("SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = \(db) AND TABLE_NAME = \(t)")
         var json = jsonColumns
@@ -68,10 +70,12 @@ struct MariaDBTableSchema: Sendable {
             case "json": semantic = .json
             default: if json.contains(name) { semantic = .json }
             }
-            columns.append(MariaDBColumn(name: name, dataType: dataType, columnType: (cols.text(i, 2) ?? "").lowercased(),
-                                         nullable: cols.text(i, 3) == "YES",
-                                         generated: extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT") || extra.contains("STORED"),
-                                         semantic: semantic))
+            let nullable = cols.text(i, 3) == "YES"
+            let generated = extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT") || extra.contains("STORED")
+            var column = MariaDBColumn(name: name, dataType: dataType, columnType: (cols.text(i, 2) ?? "").lowercased(),
+                                       nullable: nullable, generated: generated, semantic: semantic)
+            column.requiresValue = !nullable && !generated && cols.text(i, 5) == "1" && !extra.contains("AUTO_INCREMENT")
+            columns.append(column)
         }
         let keys = try conn.query("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = \(db) AND TABLE_NAME = \(t) AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
         var unique: [String: [String]] = [:]

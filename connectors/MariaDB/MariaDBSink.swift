@@ -151,6 +151,10 @@ public final class MariaDBSink: SinkConnector {
                 for key in upserts.keys.sorted() {
                     let group = upserts[key]!
                     try requireUniqueKey(group[0].schema, group[0].keyNames)
+                    if needsUpdateFirst(group[0]) {
+                        try updateThenInsert(conn, group, &results)
+                        continue
+                    }
                     for start in stride(from: 0, to: group.count, by: Self.rowsPerStatement) {
                         let chunk = Array(group[start..<min(group.count, start + Self.rowsPerStatement)])
                         try writeGroup(conn, chunk, &results) { try conn.exec(self.upsertSQL($0)) }
@@ -272,6 +276,43 @@ public final class MariaDBSink: SinkConnector {
                 } catch let error as MariaDBServerError where isPatchLevel(error) {
                     results[p.index] = .rejected(reason(p, error))
                 }
+            }
+        }
+
+        /// A partial upsert into a table with a NOT NULL column without default that the patch does
+        /// not set: `INSERT … ON DUPLICATE KEY UPDATE` would fail on the INSERT half (error 1364)
+        /// even for an existing row.
+        private func needsUpdateFirst(_ p: Planned) -> Bool {
+            guard case .upsert = p.patch.action else { return false }
+            let given = Set(p.keyNames + p.columns)
+            return p.schema.columns.contains { $0.requiresValue && !given.contains($0.name) }
+        }
+
+        /// UPDATE by key row by row; the rows that matched none are inserted (where the server
+        /// then names the missing value).
+        private func updateThenInsert(_ conn: MariaDBConnection, _ group: [Planned], _ results: inout [PatchResult]) throws {
+            var missing: [Planned] = []
+            for p in group {
+                let table = p.schema.name.sql
+                let statement = p.columns.isEmpty
+                    ? "SELECT 1 FROM \(table) WHERE \(keyCondition(p))"
+                    : "UPDATE \(table) SET " + p.columns.indices.map { "\(MariaDBSQL.ident(p.columns[$0])) = \(p.literals[$0])" }.joined(separator: ", ") + " WHERE \(keyCondition(p))"
+                let outcome: Swift.Result<UInt64, MariaDBServerError>
+                if p.columns.isEmpty {
+                    outcome = conn.result { () throws(MariaDBServerError) -> UInt64 in UInt64(try conn.query(statement).rows.count) }
+                } else {
+                    outcome = conn.result { () throws(MariaDBServerError) -> UInt64 in try conn.exec(statement) }
+                }
+                switch outcome {
+                case let .success(matched):
+                    if matched == 0 { missing.append(p) }
+                case let .failure(error):
+                    guard isPatchLevel(error) else { throw error }
+                    results[p.index] = .rejected(reason(p, error))
+                }
+            }
+            if !missing.isEmpty {
+                try writeGroup(conn, missing, &results) { try conn.exec(self.upsertSQL($0)) }
             }
         }
 
