@@ -315,12 +315,17 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         let upper = sql.uppercased()
         let known = ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "SET", "SAVEPOINT", "ROLLBACK", "XA"]
         let first = upper.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init) ?? ""
-        let touches = wanted.keys.contains { upper.contains($0.table.uppercased()) }
+        // A statement touches a synced table when it names it in its session's database, or
+        // qualified with the table's database.
+        let touches = wanted.keys.contains { t in
+            let table = t.table.uppercased(), db = t.database.uppercased()
+            return (database == t.database && upper.contains(table)) || upper.contains(db + "." + table) || upper.contains("`" + db + "`.`" + table + "`")
+        }
         if touches && ["INSERT", "UPDATE", "DELETE", "REPLACE"].contains(first) {
             config.warn("\(config.label): a change to a synced table was logged as a statement, not as rows (a session with binlog_format=STATEMENT or MIXED), so it cannot be replicated — keep binlog_format=ROW for every session, and run `deltabridge resync` for that flow (statement: \(sql.prefix(120)))")
         } else if touches && (first == "TRUNCATE" || first == "DROP") {
             config.warn("\(config.label): \(first) on a synced table is not replicated as row deletes (statement: \(sql.prefix(120)))")
-        } else if !known.contains(first) {
+        } else if !known.contains(first) && !["INSERT", "UPDATE", "DELETE", "REPLACE"].contains(first) && wanted.keys.contains(where: { $0.database == database }) {
             config.warn("\(config.label): skipped an unknown statement in the binlog: \(sql.prefix(120))")
         }
     }
