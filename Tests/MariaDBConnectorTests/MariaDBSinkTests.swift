@@ -91,7 +91,10 @@ import Testing
             DocumentPatch(collection: "stock", key: ["id": .int(2)], action: .upsert(set: ["label": .string("too long a label")], unset: [])),
             DocumentPatch(collection: "stock", key: ["id": .int(3)], action: .upsert(set: ["label": .string("new")], unset: [])),
             DocumentPatch(collection: "stock", key: ["id": .int(4)], action: .upsert(set: ["label": .string("full"), "qty": .int(1)], unset: [])),
+            DocumentPatch(collection: "stock", key: ["id": .int(5)], action: .replace(["id": .int(5), "qty": .int(9)])),
         ])
+        #expect(results[4] == .applied)
+        #expect(try db.rows("SELECT count(*) FROM stock WHERE id = 5 AND created IS NOT NULL AND label IS NULL") == [["1"]])
         #expect(results[0] == .applied)
         #expect(results[3] == .applied)
         guard case let .rejected(tooLong) = results[1], case let .rejected(noQty) = results[2] else {
@@ -100,7 +103,7 @@ import Testing
         }
         #expect(tooLong.contains("label"))
         #expect(noQty.contains("qty"), "the server names the column without a value: \(noQty)")
-        #expect(try db.rows("SELECT id, qty, label FROM stock ORDER BY id") == [["1", "5", "changed"], ["2", "6", "b"], ["4", "1", "full"]])
+        #expect(try db.rows("SELECT id, qty, label FROM stock ORDER BY id") == [["1", "5", "changed"], ["2", "6", "b"], ["4", "1", "full"], ["5", "9", nil]])
     }
 
     @Test func aMissingTableOrKeyIsAOneLineErrorWithTheFix() async throws {

@@ -247,6 +247,9 @@ public final class MariaDBSink: SinkConnector {
                     throw missing(name)
                 }
                 for column in schema.columns where !keySet.contains(column.name) && !column.generated {
+                    // A NOT NULL column the document does not mention keeps its value (or its
+                    // default on insert) instead of a NULL it cannot hold.
+                    if document[column.name] == nil && !column.nullable { continue }
                     columns.append(column.name)
                     literals.append(try literal(column, document[column.name] ?? .null))
                 }
