@@ -56,11 +56,11 @@ public final class MariaDBSink: SinkConnector {
 
         init(config: MariaDBStoreConfig) { self.config = config }
 
-        deinit { conn?.close() }
+        deinit { dropConnection() }
 
         func connection() throws -> MariaDBConnection {
             if let conn, conn.isOpen { return conn }
-            conn?.close()
+            dropConnection()
             do {
                 let c = try MariaDBConnection.connect(config.url, foundRows: true)
                 try c.exec("SET SESSION skip_replication = 1")
@@ -75,6 +75,8 @@ public final class MariaDBSink: SinkConnector {
         }
 
         func dropConnection() {
+            for s in statements.values { s.close() }
+            statements = [:]
             conn?.close()
             conn = nil
         }
@@ -109,10 +111,12 @@ public final class MariaDBSink: SinkConnector {
             var patch: DocumentPatch
             var schema: MariaDBTableSchema
             var keyNames: [String]
-            var keyLiterals: [String]
+            var keyParameters: [MariaDBParameter]
             var columns: [String]
-            var literals: [String]
+            var parameters: [MariaDBParameter]
             var keyText: String
+            var keyLiterals: [String] { keyParameters.map(\.literal) }
+            var literals: [String] { parameters.map(\.literal) }
         }
 
         private struct Rejection: Error { let reason: String }
@@ -157,7 +161,7 @@ public final class MariaDBSink: SinkConnector {
                     }
                     for start in stride(from: 0, to: group.count, by: Self.rowsPerStatement) {
                         let chunk = Array(group[start..<min(group.count, start + Self.rowsPerStatement)])
-                        try writeGroup(conn, chunk, &results) { try conn.exec(self.upsertSQL($0)) }
+                        try writeGroup(conn, chunk, &results) { try self.upsert(conn, $0) }
                     }
                 }
                 for key in deletes.keys.sorted() {
@@ -205,14 +209,14 @@ public final class MariaDBSink: SinkConnector {
             let keyText = Value.object(patch.key).description
             let keyNames = patch.key.keys.sorted()
             guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
-            func literal(_ column: MariaDBColumn, _ value: Value) throws(Rejection) -> String {
+            func literal(_ column: MariaDBColumn, _ value: Value) throws(Rejection) -> MariaDBParameter {
                 do {
-                    return try MariaDBValueMapping.literal(value, column)
+                    return try MariaDBValueMapping.parameter(value, column)
                 } catch {
                     throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
                 }
             }
-            var keyLiterals: [String] = []
+            var keyLiterals: [MariaDBParameter] = []
             for k in keyNames {
                 guard let column = schema.column(k) else {
                     throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping")
@@ -223,7 +227,7 @@ public final class MariaDBSink: SinkConnector {
             }
             let keySet = Set(keyNames)
             var columns: [String] = []
-            var literals: [String] = []
+            var literals: [MariaDBParameter] = []
             func missing(_ name: String) -> Rejection {
                 Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(table.sql) ADD COLUMN \(MariaDBSQL.ident(name)) ...) or leave it out of the mapping")
             }
@@ -256,8 +260,8 @@ public final class MariaDBSink: SinkConnector {
             case .delete:
                 break
             }
-            return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyLiterals: keyLiterals,
-                           columns: columns, literals: literals, keyText: keyText)
+            return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyParameters: keyLiterals,
+                           columns: columns, parameters: literals, keyText: keyText)
         }
 
         /// Runs a statement for a group; when the server refuses it, applies the patches one by one
@@ -315,7 +319,7 @@ public final class MariaDBSink: SinkConnector {
                 }
             }
             if !missing.isEmpty {
-                try writeGroup(conn, missing, &results) { try conn.exec(self.upsertSQL($0)) }
+                try writeGroup(conn, missing, &results) { try self.upsert(conn, $0) }
             }
         }
 
@@ -336,11 +340,34 @@ public final class MariaDBSink: SinkConnector {
             }
         }
 
+        /// Prepared statements by SQL text (one per table, column set and row count).
+        private var statements: [String: MariaDBPreparedStatement] = [:]
+        static let maxStatements = 32
+
+        /// The multi-row upsert of `group` as a prepared statement with bound parameters.
+        private func upsert(_ conn: MariaDBConnection, _ group: [Planned]) throws {
+            let sql = upsertSQL(group)
+            let statement: MariaDBPreparedStatement
+            if let cached = statements[sql] {
+                statement = cached
+            } else {
+                if statements.count >= Self.maxStatements {
+                    for s in statements.values { s.close() }
+                    statements = [:]
+                }
+                statement = try MariaDBPreparedStatement(conn, sql: sql)
+                statements[sql] = statement
+            }
+            try statement.execute(group.flatMap { $0.keyParameters + $0.parameters })
+        }
+
+        /// `INSERT … VALUES (?, …), … ON DUPLICATE KEY UPDATE …` for `group.count` rows.
         private func upsertSQL(_ group: [Planned]) -> String {
             let first = group[0]
             let all = first.keyNames + first.columns
             var sql = "INSERT INTO \(first.schema.name.sql) (" + all.map(MariaDBSQL.ident).joined(separator: ", ") + ") VALUES "
-            sql += group.map { "(" + ($0.keyLiterals + $0.literals).joined(separator: ", ") + ")" }.joined(separator: ", ")
+            let row = "(" + Array(repeating: "?", count: all.count).joined(separator: ", ") + ")"
+            sql += Array(repeating: row, count: group.count).joined(separator: ", ")
             let updates = first.columns.isEmpty ? first.keyNames : first.columns
             sql += " ON DUPLICATE KEY UPDATE " + updates.map { "\(MariaDBSQL.ident($0)) = VALUES(\(MariaDBSQL.ident($0)))" }.joined(separator: ", ")
             return sql

@@ -87,32 +87,37 @@ enum MariaDBValueMapping {
 
     /// The SQL literal for `value` in `column` (nil column: a literal by the value's own type).
     static func literal(_ value: Value, _ column: MariaDBColumn?) throws(Refusal) -> String {
+        try parameter(value, column).literal
+    }
+
+    /// The statement parameter for `value` in `column` (nil column: by the value's own type).
+    static func parameter(_ value: Value, _ column: MariaDBColumn?) throws(Refusal) -> MariaDBParameter {
         switch value {
-        case .null: return "NULL"
-        case let .bool(b): return b ? "1" : "0"
-        case let .int(i): return String(i)
+        case .null: return .null
+        case let .bool(b): return .int(b ? 1 : 0)
+        case let .int(i): return .int(i)
         case let .double(d):
             guard d.isFinite else { throw Refusal(reason: "MariaDB cannot hold the double \(d) (no NaN or infinities)") }
-            if column?.isText == true || column?.semantic == .json { return MariaDBSQL.string("\(d)") }
-            return "\(d)"
+            if column?.isText == true || column?.semantic == .json { return .text("\(d)") }
+            return .double(d)
         case let .decimal(x):
-            guard !["NaN", "Infinity", "-Infinity"].contains(x.description) else {
+            let text = x.description
+            guard !["NaN", "Infinity", "-Infinity"].contains(text) else {
                 throw Refusal(reason: "MariaDB cannot hold the decimal \(x) (no NaN or infinities)")
             }
-            let text = x.description
-            return text.contains("E") ? MariaDBSQL.string(text) : text
+            return .decimal(text)
         case let .string(s):
-            return MariaDBSQL.string(s)
+            return .text(s)
         case let .bytes(b):
-            return MariaDBSQL.hex(b)
+            return .bytes(b)
         case let .timestamp(t):
-            if let column, column.isTemporalInstant { return MariaDBSQL.string(dateTimeText(t)) }
-            if column?.dataType == "date" { return MariaDBSQL.string(String(dateTimeText(t).prefix(10))) }
-            if column?.dataType == "time" { return MariaDBSQL.string(String(dateTimeText(t).dropFirst(11))) }
-            return MariaDBSQL.string(Timestamps.iso8601(micros: t))
+            if let column, column.isTemporalInstant { return .text(dateTimeText(t)) }
+            if column?.dataType == "date" { return .text(String(dateTimeText(t).prefix(10))) }
+            if column?.dataType == "time" { return .text(String(dateTimeText(t).dropFirst(11))) }
+            return .text(Timestamps.iso8601(micros: t))
         case .array, .object:
             do {
-                return MariaDBSQL.string(try MariaDBJSON.serialize(value))
+                return .text(try MariaDBJSON.serialize(value))
             } catch {
                 throw Refusal(reason: "\(error)")
             }
