@@ -12,7 +12,7 @@ import Testing
     static let pgAllTypes = """
         CREATE TABLE all_types (id int4 PRIMARY KEY, ti int2, tiu int2, si int2, mi int4, i int4, bi int8, biu numeric, d numeric,
           f float8, dbl float8, b int8, y int4, dt date, t text, dtm timestamptz, ts timestamptz, c text, vc text, tx text, bl bytea,
-          bn bytea, e text, s text, j jsonb, u uuid, i6 text, i4 text)
+          bn bytea, e text, s text, j jsonb, u uuid, i6 text, i4 text, ok bool)
         """
 
     static func temporaryDirectory() throws -> String {

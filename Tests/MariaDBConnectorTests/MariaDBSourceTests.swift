@@ -12,19 +12,19 @@ import Testing
         CREATE TABLE all_types (id INT PRIMARY KEY, ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED, i INT,
           bi BIGINT, biu BIGINT UNSIGNED, d DECIMAL(30,10), f FLOAT, dbl DOUBLE, b BIT(10), y YEAR, dt DATE, t TIME(3),
           dtm DATETIME(6), ts TIMESTAMP(6) NULL, c CHAR(5) CHARACTER SET latin1, vc VARCHAR(300), tx TEXT, bl BLOB, bn BINARY(4),
-          e ENUM('red','green','blue'), s SET('a','b','c'), j JSON, u UUID, i6 INET6, i4 INET4)
+          e ENUM('red','green','blue'), s SET('a','b','c'), j JSON, u UUID, i6 INET6, i4 INET4, ok BOOLEAN)
         """
     static let allTypesRows = """
         INSERT INTO all_types VALUES
           (1, -128, 255, -32768, 16777215, -2147483648, -9223372036854775808, 18446744073709551615, -12345678901234567890.0123456789,
            3.14159, -1.7976931348623157e308, b'1010101010', 2024, '2024-02-29', '-838:59:59.000', '9999-12-31 23:59:59.999999',
            '2038-01-19 03:14:07.999999', 'café', 'żółw € 🎉', REPEAT('x', 300), X'00FF10', X'01000000', 'green', 'a,c',
-           '{"a": [1, 2.5, "x", null, true], "b": {"c": "d"}}', '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1', '10.0.0.1'),
+           '{"a": [1, 2.5, "x", null, true], "b": {"c": "d"}}', '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1', '10.0.0.1', TRUE),
           (2, 127, 0, 32767, 0, 2147483647, 9223372036854775807, 0, 0.0000000001, -1.5e-10, 2.2250738585072014e-308, b'0', 1901,
            '1000-01-01', '00:00:00.001', '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01', '', '', '', X'', X'00000000', 'red', '',
-           '[]', '00000000-0000-0000-0000-000000000000', '::ffff:1.2.3.4', '255.255.255.255'),
+           '[]', '00000000-0000-0000-0000-000000000000', '::ffff:1.2.3.4', '255.255.255.255', FALSE),
           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
         """
 
     @Test func streamedRowsEqualSnapshotRowsForEveryType() async throws {
@@ -51,6 +51,8 @@ import Testing
         #expect(first["vc"] == .string("żółw € 🎉"))
         #expect(first["j"] == .object(["a": .array([.int(1), .double(2.5), .string("x"), .null, .bool(true)]), "b": .object(["c": .string("d")])]))
         #expect(streamed[1].attributes["i6"] == .string("::ffff:1.2.3.4"))
+        #expect(first["ok"] == .bool(true))
+        #expect(streamed[1].attributes["ok"] == .bool(false))
         #expect(streamed[1].attributes["bn"] == .bytes([0, 0, 0, 0]))
     }
 

@@ -26,6 +26,9 @@ import Testing
         #expect(decode("not json", column("longtext", semantic: .json)) == .string("not json"))
         #expect(MariaDBValueMapping.decode([0, 255], column("varbinary")) == .bytes([0, 255]))
         #expect(MariaDBValueMapping.decode(nil, column("int")) == .null)
+        #expect(decode("1", column("tinyint", "tinyint(1)", semantic: .bool)) == .bool(true))
+        #expect(decode("0", column("tinyint", "tinyint(1)", semantic: .bool)) == .bool(false))
+        #expect(decode("7", column("tinyint", "tinyint(1)", semantic: .bool)) == .int(7))
     }
 
     @Test func literalsQuoteAndConvert() throws {

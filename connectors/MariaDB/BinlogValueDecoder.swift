@@ -15,7 +15,10 @@ enum BinlogValueDecoder {
         let real = BinlogTableMap.realType(c)
         let what = "value of column '\(c.name)' (\(real.name))"
         switch real {
-        case .tiny: return integer(try r.le(1, what), bytes: 1, unsigned: c.unsigned)
+        case .tiny:
+            let v = integer(try r.le(1, what), bytes: 1, unsigned: c.unsigned)
+            if semantic == .bool, v == .int(0) || v == .int(1) { return .bool(v == .int(1)) }
+            return v
         case .short: return integer(try r.le(2, what), bytes: 2, unsigned: c.unsigned)
         case .int24: return integer(try r.le(3, what), bytes: 3, unsigned: c.unsigned)
         case .long: return integer(try r.le(4, what), bytes: 4, unsigned: c.unsigned)
@@ -228,7 +231,7 @@ enum BinlogValueDecoder {
         case .json?:
             let s = MariaDBText.decode(bytes, charset: c.charset ?? 45)
             return (try? MariaDBJSON.parse(s)) ?? .string(s)
-        case nil:
+        case nil, .bool?:
             break
         }
         if c.charset == 63 {

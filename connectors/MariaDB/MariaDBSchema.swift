@@ -68,6 +68,7 @@ struct MariaDBTableSchema: Sendable {
             case "inet6": semantic = .inet6
             case "inet4": semantic = .inet4
             case "json": semantic = .json
+            case "tinyint" where (cols.text(i, 2) ?? "").lowercased().hasPrefix("tinyint(1)"): semantic = .bool
             default: if json.contains(name) { semantic = .json }
             }
             let nullable = cols.text(i, 3) == "YES"

@@ -25,6 +25,8 @@ enum MariaDBValueMapping {
         switch column.semantic {
         case .json?: return (try? MariaDBJSON.parse(text)) ?? .string(text)
         case .uuid?, .inet6?, .inet4?: return .string(text)
+        case .bool?:
+            if text == "0" || text == "1" { return .bool(text == "1") }
         case nil: break
         }
         switch column.dataType {
