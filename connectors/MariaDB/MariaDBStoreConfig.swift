@@ -66,7 +66,7 @@ public struct MariaDBStoreConfig: Sendable {
     /// A failure of the server mapped to a connector error with the fix.
     func mapped(_ error: MariaDBServerError, doing: String) -> ConnectorError {
         if error.connectionLost {
-            return ConnectorError(.transient, "\(label): cannot reach the server at \(url.host):\(url.port) while \(doing) (\(error.message)) — check that MariaDB is running and the url's host and port; retrying")
+            return ConnectorError(.transient, "\(label): cannot reach the server at \(url.host):\(url.port) while \(doing) (\(error.message)) — check that MariaDB is running and the url's host and port")
         }
         if error.code == 1045 || error.code == 1698 {
             return ConnectorError(.permanent, "\(label): the server refused user '\(url.user)' (\(error.message)) — fix the user or password in the url")
