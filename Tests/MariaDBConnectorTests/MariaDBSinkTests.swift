@@ -122,29 +122,3 @@ import Testing
         }
     }
 }
-
-/// `create_tables: true`: missing tables and columns are created from the values written.
-@Suite struct MariaDBTableCreationTests {
-    @Test func missingTablesAndColumnsAreCreatedFromTheValues() async throws {
-        let db = try MariaDBTestDatabase()
-        defer { db.drop() }
-        let warnings = MariaDBWarnings()
-        var config = db.config(warn: warnings.handler)
-        config.createTables = true
-        let sink = MariaDBSink(config: config)
-        let t = Timestamps.parseISO8601("2024-02-29T13:45:56.123456Z")!
-        var r = try await sink.apply([
-            DocumentPatch(collection: "made", key: ["code": .string("a")], action: .replace(["code": .string("a"), "n": .int(1), "x": .double(1.5),
-                                                                                           "d": .decimal(ExactDecimal("12.345")!), "at": .timestamp(t), "doc": .object(["k": .bool(true)]),
-                                                                                           "raw": .bytes([0, 1]), "flag": .bool(true), "nothing": .null])),
-        ])
-        #expect(r == [.applied])
-        let docs = try await sink.read(CollectionSpec(name: "made", keyAttributes: ["code"]), keys: [["code": .string("a")]])
-        #expect(docs[0] == ["code": .string("a"), "n": .int(1), "x": .double(1.5), "d": .decimal(ExactDecimal("12.345")!), "at": .timestamp(t),
-                            "doc": .object(["k": .bool(true)]), "raw": .bytes([0, 1]), "flag": .bool(true), "nothing": .null])
-        r = try await sink.apply([DocumentPatch(collection: "made", key: ["code": .string("b")], action: .upsert(set: ["later": .string("new column")], unset: []))])
-        #expect(r == [.applied])
-        #expect(try db.rows("SELECT code, later FROM made ORDER BY code") == [["a", nil], ["b", "new column"]])
-        #expect(warnings.all.count == 2 && warnings.all.allSatisfy { $0.contains("create_tables") })
-    }
-}

@@ -3,14 +3,13 @@ import DeltaConnector
 /// Builds MariaDB sources and sinks from a pipeline's store settings: `type: mariadb` with `url`
 /// (required, `mysql://user:password@host:port/database`), `server_id` (the replica id of the
 /// binlog reader; default derived from the store name, server, database and the flow's tables) and `time_column`
-/// (a DATETIME(6)/TIMESTAMP(6) column whose value stamps a change instead of the binlog time) and
-/// `create_tables` (the sink creates missing tables and columns, types inferred from the values).
+/// (a DATETIME(6)/TIMESTAMP(6) column whose value stamps a change instead of the binlog time).
 ///
 /// Invariant: building a connector opens nothing; the server is first contacted when the engine
 /// validates, snapshots, streams or applies.
 public struct MariaDBConnectorFactory: ConnectorFactory {
     public let type = "mariadb"
-    public let settingKeys: Set<String> = ["url", "server_id", "time_column", "create_tables"]
+    public let settingKeys: Set<String> = ["url", "server_id", "time_column"]
     let warn: MariaDBWarningHandler
 
     /// `warn` receives the connectors' warnings (default: standard error).
@@ -43,16 +42,6 @@ public struct MariaDBConnectorFactory: ConnectorFactory {
             serverID = id
         }
         let time = settings.values["time_column"].flatMap { $0.isEmpty ? nil : $0 }
-        var create = false
-        if let raw = settings.values["create_tables"], !raw.isEmpty {
-            switch raw.lowercased() {
-            case "true", "yes", "on": create = true
-            case "false", "no", "off": create = false
-            default:
-                throw ConnectorError(.permanent, "\(settings.location): store '\(settings.name)' (mariadb): create_tables '\(raw)' is not true or false — e.g. `create_tables: true`")
-            }
-        }
-        return MariaDBStoreConfig(store: settings.name, url: url, serverID: serverID, timeColumn: time, createTables: create,
-                                  location: settings.location, warn: warn)
+        return MariaDBStoreConfig(store: settings.name, url: url, serverID: serverID, timeColumn: time, location: settings.location, warn: warn)
     }
 }

@@ -103,43 +103,6 @@ public final class MariaDBSink: SinkConnector {
             return schema
         }
 
-        // MARK: table creation
-
-        /// `create_tables`: creates the tables of `patches` that do not exist, and adds the columns
-        /// they lack, with types inferred from the first non-null value of each attribute (see
-        /// ``MariaDBSchemaInference``).
-        private func createMissing(_ patches: [DocumentPatch], _ conn: MariaDBConnection) throws {
-            var byCollection: [String: [DocumentPatch]] = [:]
-            for p in patches where p.action != .delete { byCollection[p.collection, default: []].append(p) }
-            for (collection, group) in byCollection.sorted(by: { $0.key < $1.key }) {
-                let name = try config.table(collection)
-                let existing: MariaDBTableSchema?
-                do { existing = try catalog.table(name, conn, jsonColumns: jsonColumns[collection] ?? []) } catch {
-                    throw config.mapped(error, doing: "reading the shape of table \(name)")
-                }
-                let keys = group[0].key.keys.sorted()
-                let types = MariaDBSchemaInference.columnTypes(group, keys: Set(keys))
-                let statement: String?
-                if let existing {
-                    let added = types.keys.sorted().filter { existing.column($0) == nil }
-                    statement = added.isEmpty ? nil : "ALTER TABLE \(name.sql) " + added.map { "ADD COLUMN IF NOT EXISTS \(MariaDBSQL.ident($0)) \(types[$0]!)" }.joined(separator: ", ")
-                } else {
-                    let columns = keys.map { "\(MariaDBSQL.ident($0)) \(types[$0] ?? "VARCHAR(255)") NOT NULL" }
-                        + types.keys.sorted().filter { !keys.contains($0) }.map { "\(MariaDBSQL.ident($0)) \(types[$0]!)" }
-                    statement = "CREATE TABLE IF NOT EXISTS \(name.sql) (" + columns.joined(separator: ", ")
-                        + ", PRIMARY KEY (" + keys.map(MariaDBSQL.ident).joined(separator: ", ") + ")) DEFAULT CHARSET = utf8mb4"
-                }
-                guard let statement else { continue }
-                do {
-                    try conn.exec(statement)
-                } catch {
-                    throw config.mapped(error, doing: "creating or extending table \(name) (create_tables)")
-                }
-                config.warn("\(config.label): \(existing == nil ? "created table" : "added columns to") \(name) (create_tables): \(statement)")
-                _ = try? catalog.table(name, conn, jsonColumns: jsonColumns[collection] ?? [], reload: true)
-            }
-        }
-
         // MARK: apply
 
         /// A patch checked against the table and turned into SQL literals.
@@ -163,7 +126,6 @@ public final class MariaDBSink: SinkConnector {
             var results = [PatchResult](repeating: .applied, count: patches.count)
             var planned: [Planned] = []
             var reloaded = Set<String>()
-            if config.createTables { try createMissing(patches, conn) }
             for (i, patch) in patches.enumerated() {
                 var schema = try self.schema(patch.collection, conn)
                 if !reloaded.contains(patch.collection), Self.columns(of: patch).contains(where: { schema.column($0) == nil }) {

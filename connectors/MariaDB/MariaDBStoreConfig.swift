@@ -16,19 +16,16 @@ public struct MariaDBStoreConfig: Sendable {
     public var url: MariaDBURL
     public var serverID: UInt32?
     public var timeColumn: String?
-    /// `create_tables`: the sink creates missing tables and adds missing columns.
-    public var createTables: Bool
     /// `file:line` of the store's entry, for messages.
     public var location: String
     public var warn: MariaDBWarningHandler
 
-    public init(store: StoreID, url: MariaDBURL, serverID: UInt32? = nil, timeColumn: String? = nil, createTables: Bool = false, location: String = "",
+    public init(store: StoreID, url: MariaDBURL, serverID: UInt32? = nil, timeColumn: String? = nil, location: String = "",
                 warn: @escaping MariaDBWarningHandler = MariaDBStoreConfig.standardError) {
         self.store = store
         self.url = url
         self.serverID = serverID
         self.timeColumn = timeColumn
-        self.createTables = createTables
         self.location = location
         self.warn = warn
     }
