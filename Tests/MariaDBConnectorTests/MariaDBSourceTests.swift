@@ -164,11 +164,23 @@ import Testing
         let parts = batches.filter { !$0.changes.isEmpty }
         #expect(parts.reduce(0) { $0 + $1.changes.count } == 25)
         #expect(parts.count >= 3)
-        // Parts before the commit resume before the transaction; the position after it includes it.
+        // Parts before the commit resume before the transaction, skipping what they delivered; the
+        // position after it includes it.
+        var delivered = 0
         for part in parts.dropLast() {
-            #expect((MariaDBGTIDPosition(part.position)?.gtids[0]?.sequence ?? .max) < gtid.sequence, "\(part.position) vs \(gtid)")
+            let p = try #require(MariaDBGTIDPosition(part.position))
+            delivered += part.changes.count
+            #expect((p.gtids[0]?.sequence ?? .max) < gtid.sequence, "\(part.position) vs \(gtid)")
+            #expect(p.partial == MariaDBGTIDPosition.Partial(transaction: gtid, delivered: delivered), "\(part.position)")
         }
-        #expect((MariaDBGTIDPosition(batches.last?.position ?? "")?.gtids[0]?.sequence ?? 0) >= gtid.sequence)
+        let end = try #require(MariaDBGTIDPosition(batches.last?.position ?? ""))
+        #expect((end.gtids[0]?.sequence ?? 0) >= gtid.sequence && end.partial == nil)
+
+        // Resuming inside the transaction delivers only the rest of it.
+        let middle = try #require(parts.dropLast().last)
+        let before = parts.prefix { $0.position != middle.position }.reduce(0) { $0 + $1.changes.count } + middle.changes.count
+        let rest = try await withMariaDBTimeout { try await drainMariaDB(source, [spec], after: middle.position) }
+        #expect(rest.changes.map { $0.attributes["id"] } == (before + 1...25).map { .int(Int64($0)) })
     }
 
     @Test func aTimeColumnStampsChangesWithMicroseconds() async throws {

@@ -67,6 +67,11 @@ import Testing
         #expect(MariaDBGTIDPosition("0-1-42") == MariaDBGTIDPosition("gtid:0-1-42"))
         #expect(MariaDBGTIDPosition("0/16B3748") == nil)
         #expect(MariaDBGTIDPosition("gtid:0-1") == nil)
+        let inside = MariaDBGTIDPosition("gtid:0-1-41+0-1-42:1000")
+        #expect(inside?.partial == MariaDBGTIDPosition.Partial(transaction: .init(domain: 0, server: 1, sequence: 42), delivered: 1000))
+        #expect(inside?.description == "gtid:0-1-41+0-1-42:1000")
+        #expect(inside?.gtidList == "0-1-41")
+        #expect(MariaDBGTIDPosition("gtid:0-1-41+0-1-42") == nil)
         let head = MariaDBGTIDPosition("0-1-50,1-2-7,2-3-4")!
         #expect(p?.transactionsBehind(head) == 12)
         #expect(head.transactionsBehind(p!) == 0)

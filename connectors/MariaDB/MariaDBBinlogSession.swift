@@ -8,7 +8,9 @@ import DeltaConnector
 ///
 /// Positions are the GTID state after the last complete transaction (``MariaDBGTIDPosition``).
 /// A transaction of more than ``batchLimit`` changes goes out in parts whose position is the
-/// previous transaction's, so a crash in the middle re-reads it whole. Rows written by sessions
+/// previous transaction's plus the count of the transaction's changes delivered, so a stream
+/// resumed in the middle (after a crash or a lost connection) reads the transaction again but
+/// skips what was delivered, instead of replaying stale intermediate values. Rows written by sessions
 /// with `skip_replication=1` (the sink's) arrive flagged and are delivered as echoes.
 ///
 /// Invariant: every method runs on the owning stream's worker (libmariadb is not thread-safe).
@@ -40,6 +42,10 @@ final class MariaDBBinlogSession: @unchecked Sendable {
     private var pending: [RowChange] = []
     private var pendingPosition: MariaDBGTIDPosition
     private var transaction: Transaction?
+    /// The transaction to resume inside, and how many of its changes to skip.
+    private var resumePartial: MariaDBGTIDPosition.Partial?
+    /// Set when the last batch handed out ended inside a transaction.
+    private var lastYieldedPartial: MariaDBGTIDPosition.Partial?
     private var started = false
     private(set) var finished = false
     private(set) var closed = false
@@ -50,6 +56,10 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         var gtid: MariaDBGTIDPosition.GTID
         var standalone: Bool
         var changes: [RowChange]
+        /// Changes delivered before a resume, still to be skipped.
+        var skipFirst = 0
+        /// Changes handed out in parts so far (including skipped ones).
+        var delivered = 0
     }
 
     enum Step: Sendable {
@@ -63,9 +73,13 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         self.collections = collections
         self.follow = follow
         self.batchLimit = max(1, batchLimit)
-        self.state = after
-        self.lastYielded = after
-        self.pendingPosition = after
+        var committed = after
+        committed.partial = nil
+        self.state = committed
+        self.lastYielded = committed
+        self.pendingPosition = committed
+        self.resumePartial = after.partial
+        self.lastYieldedPartial = after.partial
         for c in collections { wanted[try config.table(c.name)] = c }
     }
 
@@ -97,6 +111,7 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         catalog.forget()
         state = lastYielded
         pendingPosition = lastYielded
+        resumePartial = lastYieldedPartial
         pending = []
         transaction = nil
     }
@@ -203,7 +218,15 @@ final class MariaDBBinlogSession: @unchecked Sendable {
                 if !follow, error.kind == .transient, let handle = conn?.handle, mysql_errno(handle) == 0 {
                     // The non-blocking dump reached the end of the binlog.
                     finished = true
-                    return .batch(emit(position: transaction == nil ? pendingPosition : lastYielded, caughtUp: true))
+                    if transaction != nil {
+                        // Ended inside a transaction: keep the position of what was handed out.
+                        var position = lastYielded
+                        position.partial = lastYieldedPartial
+                        let batch = SourceBatch(changes: pending, position: position.description, caughtUp: true)
+                        pending = []
+                        return .batch(batch)
+                    }
+                    return .batch(emit(position: pendingPosition, caughtUp: true))
                 }
                 throw error
             }
@@ -228,7 +251,12 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         case let .formatDescription(c):
             checksum = c
         case let .gtid(domain, sequence, standalone):
-            transaction = Transaction(gtid: .init(domain: domain, server: e.header.serverID, sequence: sequence), standalone: standalone, changes: [])
+            var tx = Transaction(gtid: .init(domain: domain, server: e.header.serverID, sequence: sequence), standalone: standalone, changes: [])
+            if let partial = resumePartial, partial.transaction == tx.gtid {
+                tx.skipFirst = partial.delivered
+                tx.delivered = partial.delivered
+            }
+            transaction = tx
         case let .tableMap(map):
             maps[map.tableID] = map
         case let .rows(rows):
@@ -244,16 +272,30 @@ final class MariaDBBinlogSession: @unchecked Sendable {
             } catch {
                 throw ConnectorError(.permanent, "\(config.label): cannot decode a row of \(table) in transaction \(tx.gtid): \(error)")
             }
-            tx.changes += changes(decoded, spec, columns: map.columns.count, time: Int64(e.header.timestamp) * 1_000_000, echo: e.header.skipReplication)
+            var fresh = changes(decoded, spec, columns: map.columns.count, time: Int64(e.header.timestamp) * 1_000_000, echo: e.header.skipReplication)
+            if tx.skipFirst > 0 {
+                // Delivered before the resume (the server sends the transaction whole again).
+                let drop = min(tx.skipFirst, fresh.count)
+                fresh.removeFirst(drop)
+                tx.skipFirst -= drop
+            }
+            tx.changes += fresh
             transaction = tx
             if rows.statementEnd { maps = [:] }
             if pending.count + tx.changes.count >= batchLimit {
+                // A large transaction: hand out what we have, at the previous commit's position
+                // plus the count of this transaction's changes delivered.
                 var part = pending
                 part += tx.changes
+                let partial = MariaDBGTIDPosition.Partial(transaction: tx.gtid, delivered: tx.delivered + tx.changes.count)
                 pending = []
                 transaction?.changes = []
+                transaction?.delivered = partial.delivered
                 lastYielded = pendingPosition
-                return .batch(SourceBatch(changes: part, position: pendingPosition.description, caughtUp: false))
+                lastYieldedPartial = partial
+                var position = pendingPosition
+                position.partial = partial
+                return .batch(SourceBatch(changes: part, position: position.description, caughtUp: false))
             }
         case .xid:
             return commit()
@@ -333,6 +375,7 @@ final class MariaDBBinlogSession: @unchecked Sendable {
     private func commit() -> Step? {
         guard let tx = transaction else { return nil }
         transaction = nil
+        if resumePartial?.transaction == tx.gtid { resumePartial = nil }
         state.record(tx.gtid)
         pending += tx.changes
         pendingPosition = state
@@ -360,6 +403,7 @@ final class MariaDBBinlogSession: @unchecked Sendable {
         pending = []
         pendingPosition = position
         lastYielded = position
+        lastYieldedPartial = nil
         return batch
     }
 }
