@@ -66,7 +66,8 @@ let package = Package(
         .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
         .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "DeltaLedger", "SQLiteConnector"],
                     exclude: ["Fixtures/capture.sh"]),
-        .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"]),
+        .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"],
+                    exclude: ["Fixtures/capture.sh"]),
         .testTarget(name: "MongoDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),
         .testTarget(name: "CouchDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector"]),
         // Runs the built `deltabridge` binary on temporary pipeline files against real stores.
