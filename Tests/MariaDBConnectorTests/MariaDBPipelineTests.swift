@@ -96,7 +96,7 @@ import Testing
             for (i, column) in before.columns.enumerated() where a[i] != b[i] {
                 // JSON is exchanged as a document: its formatting is not kept, its content is.
                 if column.name == "j", let x = a[i], let y = b[i],
-                   (try? MariaDBJSON.parse(String(decoding: x, as: UTF8.self))) == (try? MariaDBJSON.parse(String(decoding: y, as: UTF8.self))) {
+                   (try? JSONCodec.parse(String(decoding: x, as: UTF8.self))) == (try? JSONCodec.parse(String(decoding: y, as: UTF8.self))) {
                     continue
                 }
                 Issue.record("row \(before.text(before.rows.firstIndex(of: a) ?? 0, 0) ?? "?"), column \(column.name): \(a[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") became \(b[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") on the way MariaDB → PostgreSQL → MariaDB")

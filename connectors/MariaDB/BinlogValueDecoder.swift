@@ -230,7 +230,7 @@ enum BinlogValueDecoder {
             return bytes.count <= 4 ? .string(MariaDBText.inet4(bytes + [UInt8](repeating: 0, count: 4 - bytes.count))) : .bytes(bytes)
         case .json?:
             let s = MariaDBText.decode(bytes, charset: c.charset ?? 45)
-            return (try? MariaDBJSON.parse(s)) ?? .string(s)
+            return (try? JSONCodec.parse(s)) ?? .string(s)
         case nil, .bool?:
             break
         }

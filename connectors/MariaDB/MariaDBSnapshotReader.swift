@@ -137,7 +137,7 @@ public final class MariaDBSnapshotReader: SnapshotReader {
                     guard let v = last.attributes[k], let text = try? MariaDBValueMapping.literal(v, schema.column(k)) else { break }
                     literals.append(.string(text))
                 }
-                next = try? MariaDBJSON.serialize(.array(literals))
+                next = try? JSONCodec.serialize(.array(literals))
             }
             return SnapshotChunk(rows: rows, cursor: next)
         }
@@ -153,7 +153,7 @@ public final class MariaDBSnapshotReader: SnapshotReader {
     public func read(_ collection: CollectionSpec, after cursor: String?, limit: Int) async throws -> SnapshotChunk {
         var start: [String]?
         if let cursor {
-            guard case let .array(parts)? = try? MariaDBJSON.parse(cursor), parts.count == collection.keyAttributes.count else {
+            guard case let .array(parts)? = try? JSONCodec.parse(cursor), parts.count == collection.keyAttributes.count else {
                 throw ConnectorError(.permanent, "'\(cursor)' is not a snapshot cursor of table '\(collection.name)' — restart the snapshot")
             }
             start = parts.map { if case let .string(s) = $0 { return s } else { return "NULL" } }

@@ -23,7 +23,7 @@ enum MariaDBValueMapping {
         if column.isBinary && column.semantic == nil { return .bytes(bytes) }
         let text = String(decoding: bytes, as: UTF8.self)
         switch column.semantic {
-        case .json?: return (try? MariaDBJSON.parse(text)) ?? .string(text)
+        case .json?: return (try? JSONCodec.parse(text)) ?? .string(text)
         case .uuid?, .inet6?, .inet4?: return .string(text)
         case .bool?:
             if text == "0" || text == "1" { return .bool(text == "1") }
@@ -119,7 +119,7 @@ enum MariaDBValueMapping {
             return .text(Timestamps.iso8601(micros: t))
         case .array, .object:
             do {
-                return .text(try MariaDBJSON.serialize(value))
+                return .text(try JSONCodec.serialize(value))
             } catch {
                 throw Refusal(reason: "\(error)")
             }
