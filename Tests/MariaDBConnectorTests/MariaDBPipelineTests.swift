@@ -21,6 +21,20 @@ import Testing
         return path
     }
 
+    /// Records every cell that differs between two results of the same query (JSON by content).
+    static func expectSameRows(_ before: MariaDBConnection.Result, _ after: MariaDBConnection.Result, way: String) {
+        for (a, b) in zip(before.rows, after.rows) {
+            for (i, column) in before.columns.enumerated() where a[i] != b[i] {
+                // JSON is exchanged as a document: its formatting is not kept, its content is.
+                if column.name == "j", let x = a[i], let y = b[i],
+                   (try? JSONCodec.parse(String(decoding: x, as: UTF8.self))) == (try? JSONCodec.parse(String(decoding: y, as: UTF8.self))) {
+                    continue
+                }
+                Issue.record("row \(before.text(before.rows.firstIndex(of: a) ?? 0, 0) ?? "?"), column \(column.name): \(a[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") became \(b[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") on the way \(way)")
+            }
+        }
+    }
+
     @Test func everyTypeRoundTripsMariaDBToPostgresToMariaDBUnchanged() async throws {
         let src = try MariaDBTestDatabase()
         defer { src.drop() }
@@ -92,16 +106,59 @@ import Testing
         let after = try dst.conn.query(query)
         #expect(before.rows.count == 6)
         #expect(after.rows.count == before.rows.count)
-        for (a, b) in zip(before.rows, after.rows) {
-            for (i, column) in before.columns.enumerated() where a[i] != b[i] {
-                // JSON is exchanged as a document: its formatting is not kept, its content is.
-                if column.name == "j", let x = a[i], let y = b[i],
-                   (try? JSONCodec.parse(String(decoding: x, as: UTF8.self))) == (try? JSONCodec.parse(String(decoding: y, as: UTF8.self))) {
-                    continue
-                }
-                Issue.record("row \(before.text(before.rows.firstIndex(of: a) ?? 0, 0) ?? "?"), column \(column.name): \(a[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") became \(b[i].map { String(decoding: $0, as: UTF8.self) } ?? "NULL") on the way MariaDB → PostgreSQL → MariaDB")
-            }
-        }
+        Self.expectSameRows(before, after, way: "MariaDB → PostgreSQL → MariaDB")
+    }
+
+    @Test func createTrueMakesMissingTablesInMariaDBAndPostgres() async throws {
+        let src = try MariaDBTestDatabase()
+        defer { src.drop() }
+        let dst = try MariaDBTestDatabase()
+        defer { dst.drop() }
+        let pg = try MariaDBPGDatabase()
+        defer { pg.drop() }
+        try src.exec(MariaDBSourceTests.allTypes)
+        try src.exec(MariaDBSourceTests.allTypesRows)
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try MariaDBPipeline.load("""
+            pipeline: create
+            state_dir: \(dir)/create
+            stores:
+              \(src.store()): { type: mariadb, url: "\(src.urlText)" }
+              \(dst.store()): { type: mariadb, url: "\(dst.urlText)" }
+              \(pg.store()): { type: postgres, url: "\(pg.url)" }
+            flows:
+              - name: out
+                from: \(src.store())
+                to: [\(dst.store()), \(pg.store())]
+                collections:
+                  - namespace: all_types
+                    stores:
+                      \(src.store()): { table: all_types, key: id }
+                      \(dst.store()): { table: all_types, key: id, create: true }
+                      \(pg.store()): { table: all_types, key: id, create: true }
+            """, directory: dir)
+        let run = try await withMariaDBTimeout { try await MariaDBPipeline.engine(config).runOnce() }
+        #expect(run.stoppedFlows.isEmpty, "\(run.stoppedFlows)")
+        #expect(run.deadLetters == 0)
+
+        // MariaDB → MariaDB: the same column types, the same rows.
+        let types = "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'all_types' ORDER BY ORDINAL_POSITION"
+        #expect(try dst.rows(types) == src.rows(types))
+        let query = "SELECT * FROM all_types ORDER BY id"
+        let before = try src.conn.query(query)
+        let after = try dst.conn.query(query)
+        #expect(before.rows.count == 3)
+        #expect(after.rows.count == before.rows.count)
+        Self.expectSameRows(before, after, way: "MariaDB → MariaDB")
+
+        // MariaDB → PostgreSQL: a table with the closest types, every row.
+        let pgTypes = try pg.rows("SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'all_types'::regclass AND attnum > 0 ORDER BY attnum").map { $0[0]! }
+        #expect(pgTypes.contains("id bigint"))
+        #expect(pgTypes.contains("dtm timestamp with time zone"))
+        #expect(pgTypes.contains("bl bytea"))
+        #expect(pgTypes.contains("u uuid"))
+        #expect(try pg.rows("SELECT count(*) FROM all_types") == [["3"]])
     }
 
     @Test func twoWayConflictingEditsConvergeWithoutEchoes() async throws {

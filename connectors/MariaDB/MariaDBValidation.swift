@@ -92,6 +92,7 @@ enum MariaDBValidation {
                 continue
             }
             guard let schema = try MariaDBTableSchema.load(conn, name, jsonColumns: c.jsonAttributes) else {
+                if c.createIfMissing { continue }  // created from a source's columns before the flow starts
                 out.append(ValidationProblem(problem: "\(label): table \(name) does not exist", fix: "create it, or fix the table name in the pipeline"))
                 continue
             }
