@@ -65,27 +65,9 @@ struct MariaDBBenchmark {
             """)
         try target.createTable()
 
-        let yaml = """
-        pipeline: bench
-        options: { batch_size: 5000 }
-        stores:
-          source: { type: mariadb, url: "mysql://\(mariaURL.user)\(mariaURL.password.map { ":" + $0 } ?? "")@\(mariaURL.host):\(mariaURL.port)/\(database)" }
-          target: \(target.storeYAML)
-        flows:
-          - name: items
-            from: source
-            to: target
-            collections:
-              - namespace: items
-                stores:
-                  source: { table: items, key: id }
-                  target: { table: items, key: id }
-        """
-        try yaml.write(toFile: "\(dir)/bench.yaml", atomically: true, encoding: .utf8)
-        let registry = ConnectorRegistry([PostgresConnectorFactory(), MariaDBConnectorFactory(), SQLiteConnectorFactory()])
-        let config = try PipelineLoader.load(file: "\(dir)/bench.yaml", environment: [:], storeTypes: registry.storeTypes)
-        var logger = Logger(label: "bench")
-        logger.logLevel = options["verbose"] == nil ? .warning : .info
+        let pipeline = try BenchPipeline(directory: dir,
+                                         source: "{ type: mariadb, url: \"mysql://\(mariaURL.user)\(mariaURL.password.map { ":" + $0 } ?? "")@\(mariaURL.host):\(mariaURL.port)/\(database)\" }",
+                                         target: target.storeYAML, verbose: options["verbose"] != nil)
 
         // 0. The connector alone (no engine, no target): snapshot read rate.
         let storeURL = MariaDBURL(user: mariaURL.user, password: mariaURL.password, host: mariaURL.host, port: mariaURL.port, database: database)
@@ -107,7 +89,7 @@ struct MariaDBBenchmark {
 
         // 1. Snapshot.
         resetPeakRSS()
-        var engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        var engine = try pipeline.engine()
         start = now()
         let snapshot = try await engine.runOnce()
         let snapshotSeconds = now() - start
@@ -134,7 +116,7 @@ struct MariaDBBenchmark {
         let aloneStreamRate = Double(decoded) / (now() - start)
         print("  connector alone: binlog read and decoded \(format(Double(decoded))) changes at \(format(aloneStreamRate)) changes/s")
         resetPeakRSS()
-        engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        engine = try pipeline.engine()
         start = now()
         let stream = try await engine.runOnce()
         let streamSeconds = now() - start
@@ -147,7 +129,7 @@ struct MariaDBBenchmark {
         // 3. Lag while the application inserts at a steady rate (rows stamped with their write
         // time; the target stamps its insert time): p50/p99 of applied_at - written_at.
         resetPeakRSS()
-        engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        engine = try pipeline.engine()
         let daemon = engine
         let running = Task {
             do { try await daemon.run() } catch { print("  daemon stopped: \(error)") }

@@ -49,30 +49,12 @@ struct PostgresBenchmark {
         // The bridge.
         let bridgeTarget = try PSQL(url: targetURL).freshDatabase("deltabridge_bench_dst")
         try createTarget(bridgeTarget)
-        let yaml = """
-        pipeline: bench
-        options: { batch_size: 5000 }
-        stores:
-          source: { type: postgres, url: "\(source.url)", slot: deltabridge_bench, publication: deltabridge_bench }
-          target: { type: postgres, url: "\(bridgeTarget.url)" }
-        flows:
-          - name: items
-            from: source
-            to: target
-            collections:
-              - namespace: items
-                stores:
-                  source: { table: items, key: id }
-                  target: { table: items, key: id }
-        """
-        try yaml.write(toFile: "\(serverDir)/bench.yaml", atomically: true, encoding: .utf8)
-        let registry = ConnectorRegistry([PostgresConnectorFactory(warn: { print("  warning: \($0)") })])
-        let config = try PipelineLoader.load(file: "\(serverDir)/bench.yaml", environment: [:], storeTypes: registry.storeTypes)
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
+        let pipeline = try BenchPipeline(directory: serverDir,
+                                         source: "{ type: postgres, url: \"\(source.url)\", slot: deltabridge_bench, publication: deltabridge_bench }",
+                                         target: "{ type: postgres, url: \"\(bridgeTarget.url)\" }")
 
         resetPeakRSS()
-        var engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        var engine = try pipeline.engine()
         var start = now()
         let snapshot = try await engine.runOnce()
         let bridgeSnapshotSeconds = now() - start
@@ -82,7 +64,7 @@ struct PostgresBenchmark {
 
         try makeBacklog(source, round: 1)
         resetPeakRSS()
-        engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        engine = try pipeline.engine()
         start = now()
         let stream = try await engine.runOnce()
         let bridgeStreamSeconds = now() - start
@@ -92,7 +74,7 @@ struct PostgresBenchmark {
 
         resetPeakRSS()
         try bridgeTarget.run("ALTER TABLE items ENABLE TRIGGER bench_lag_trg")
-        engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        engine = try pipeline.engine()
         let daemon = engine
         let running = Task { try await daemon.run() }
         let bridgeLag = try await measureLag(source, bridgeTarget, label: "bridge")

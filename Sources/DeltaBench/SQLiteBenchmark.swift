@@ -30,30 +30,10 @@ struct SQLiteBenchmark {
         let target = try SQLiteDatabase(path: "\(dir)/target.db")
         try target.execute("PRAGMA journal_mode=WAL; \(schema)")
 
-        let yaml = """
-        pipeline: bench
-        options: { batch_size: 5000 }
-        stores:
-          source: { type: sqlite, path: source.db }
-          target: { type: sqlite, path: target.db }
-        flows:
-          - name: items
-            from: source
-            to: target
-            collections:
-              - namespace: items
-                stores:
-                  source: { table: items, key: id }
-                  target: { table: items, key: id }
-        """
-        try yaml.write(toFile: "\(dir)/bench.yaml", atomically: true, encoding: .utf8)
-        let registry = ConnectorRegistry([SQLiteConnectorFactory()])
-        let config = try PipelineLoader.load(file: "\(dir)/bench.yaml", environment: [:], storeTypes: registry.storeTypes)
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
+        let pipeline = try BenchPipeline(directory: dir, source: "{ type: sqlite, path: source.db }", target: "{ type: sqlite, path: target.db }")
 
         resetPeakRSS()
-        var engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        var engine = try pipeline.engine()
         var start = now()
         let snapshot = try await engine.runOnce()
         let snapshotSeconds = now() - start
@@ -74,7 +54,7 @@ struct SQLiteBenchmark {
             for i in 0..<deletes { try delete.run([.int(Int64(i * 7 % rows + 1))]) }
         }
         resetPeakRSS()
-        engine = try PipelineEngine(config: config, registry: registry, logger: logger)
+        engine = try pipeline.engine()
         start = now()
         let stream = try await engine.runOnce()
         let streamSeconds = now() - start
