@@ -100,6 +100,9 @@ final class MongoSinkState: @unchecked Sendable {
     }
 
     private func modifiers(_ set: [String: Value], _ unset: [String], _ patch: DocumentPatch) throws(Rejection) -> BSONDocument? {
+        for name in Array(set.keys) + unset where name.utf8.contains(0) || name.isEmpty {
+            throw Rejection(reason: "collection \(patch.collection), key \(Value.object(patch.key).description): field name \(name.debugDescription) cannot be stored in MongoDB (empty or with a NUL character) — rename it in the pipeline's mapping")
+        }
         var setDoc = BSONDocument()
         for name in set.keys.sorted() where name != "_id" { setDoc.fields.append((name, try bson(set[name]!, patch, name))) }
         var unsetDoc = BSONDocument()

@@ -74,6 +74,7 @@ final class MongoStreamSession: @unchecked Sendable {
         var options = BSONDocument([("fullDocument", .string("updateLookup")),
                                     ("maxAwaitTimeMS", .int32(Self.maxAwaitMilliseconds)),
                                     ("batchSize", .int32(Int32(clamping: batchLimit)))])
+        try checkHistory(connection)
         let (name, value) = position.option
         options[name] = value
         var pipeline: [BSONValue] = []
@@ -101,6 +102,22 @@ final class MongoStreamSession: @unchecked Sendable {
         try checkError(doing: "opening the change stream at \(position.time)")
     }
 
+    /// Refuses a position older than the oldest oplog entry: the changes in between are gone.
+    /// (MongoDB reports this as ChangeStreamHistoryLost itself; checking first also covers servers
+    /// that silently start at the oldest entry.) Skipped when the oplog cannot be read.
+    private func checkHistory(_ connection: MongoConnection) throws {
+        let command = BSONDocument([("find", .string("oplog.rs")), ("sort", .document(BSONDocument([("$natural", .int32(1))]))),
+                                    ("limit", .int32(1)), ("singleBatch", .bool(true))])
+        guard let reply = try? connection.command(command, database: "local"), case let .document(c)? = reply["cursor"],
+              case let .array(batch)? = c["firstBatch"], case let .document(entry)? = batch.first,
+              case let .timestamp(t, i)? = entry["ts"] else { return }
+        let oldest = MongoClusterTime(seconds: t, increment: i)
+        if position.time < oldest {
+            close()
+            throw config.positionLost("the saved position (cluster time \(position.time)) is older than the oldest oplog entry (\(oldest)): the oplog was trimmed while the bridge was away")
+        }
+    }
+
     /// Throws the stream's error, if it has one.
     private func checkError(doing: String) throws {
         guard let stream else { return }
@@ -115,7 +132,7 @@ final class MongoStreamSession: @unchecked Sendable {
         guard failed else { return }
         let e = MongoServerError(domain: error.domain, code: error.code, message: String(cString: deltabridge_error_message(&error)), reply: reply)
         close()
-        if e.code == MongoServerError.Code.changeStreamFatal || e.isHistoryLost {
+        if e.code == MongoServerError.Code.changeStreamFatal || e.isHistoryLost || e.message.contains("resume token") {
             throw config.positionLost("the change stream cannot resume from \(position) (\(e.message))")
         }
         if e.isAuthentication || e.isUnauthorized { throw MongoConnection.mapped(e, config, doing: doing) }

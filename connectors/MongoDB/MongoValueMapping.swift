@@ -95,7 +95,11 @@ public enum MongoValueMapping {
         fields.reserveCapacity(object.count)
         for key in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             if key.utf8.contains(0) { throw Unrepresentable(reason: "field name \(key.debugDescription) contains a NUL character, which BSON cannot hold") }
-            fields.append((key, try bson(object[key]!)))
+            do {
+                fields.append((key, try bson(object[key]!)))
+            } catch {
+                throw Unrepresentable(reason: "field '\(key)': \(error.reason)")
+            }
         }
         return BSONDocument(fields)
     }
