@@ -43,11 +43,44 @@ final class MongoSinkState: @unchecked Sendable {
         var isDelete: Bool
         var document: BSONDocument
         var size: Int
+        /// What the change stream will report for it (rule 7), when a source in this process reads it.
+        var echo: MongoEchoRegistry.Write.Kind?
     }
 
     private struct Rejection: Error { let reason: String }
 
     // MARK: apply
+
+    /// The registry scope, and whether this process reads it (else nothing is recorded).
+    private var echoScope: String { MongoEchoRegistry.scope(config) }
+
+    /// The echo of a patch as the change stream will report it (values as they read back).
+    private func echo(of patch: DocumentPatch) -> MongoEchoRegistry.Write.Kind? {
+        guard MongoEchoRegistry.shared.isRead(echoScope) else { return nil }
+        func normal(_ v: Value) -> Value? { (try? MongoValueMapping.bson(v)).map(MongoValueMapping.value) }
+        switch patch.action {
+        case let .upsert(set, unset):
+            var out = [String: Value]()
+            for (k, v) in set where k != "_id" {
+                guard let n = normal(v) else { return nil }
+                out[k] = n
+            }
+            return .update(set: out, unset: Set(unset).subtracting(set.keys))
+        case let .replace(document):
+            guard let doc = try? replacement(document, patch) else { return nil }
+            var attributes = MongoValueMapping.attributes(doc, nesting: config.nesting)
+            attributes["_id"] = nil
+            return .replace(attributes)
+        case .delete:
+            return .delete
+        }
+    }
+
+    private func recordEcho(_ patch: DocumentPatch, _ kind: MongoEchoRegistry.Write.Kind?, _ reply: BSONDocument) {
+        guard let kind, case let .timestamp(t, i)? = reply["operationTime"], let id = patch.key["_id"] else { return }
+        MongoEchoRegistry.shared.record(echoScope, collection: patch.collection, id: id,
+                                        MongoEchoRegistry.Write(kind: kind, until: MongoClusterTime(seconds: t, increment: i)))
+    }
 
     func apply(_ patches: [DocumentPatch]) throws -> [PatchResult] {
         let conn = try open()
@@ -135,7 +168,7 @@ final class MongoSinkState: @unchecked Sendable {
             guard let update = try modifiers(set, unset, patch) else {
                 // Nothing but the key: make sure the document exists.
                 op = BSONDocument([("q", .document(filter)), ("u", .document(BSONDocument([("$setOnInsert", .document(BSONDocument()))]))), ("upsert", .bool(true))])
-                return Operation(index: index, collection: patch.collection, isDelete: false, document: op, size: BSONWriter.bytes(op).count)
+                return Operation(index: index, collection: patch.collection, isDelete: false, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
             }
             op = BSONDocument([("q", .document(filter)), ("u", .document(update)), ("upsert", .bool(true))])
         case let .replace(document):
@@ -144,7 +177,7 @@ final class MongoSinkState: @unchecked Sendable {
             op = BSONDocument([("q", .document(filter)), ("limit", .int32(1))])
             isDelete = true
         }
-        return Operation(index: index, collection: patch.collection, isDelete: isDelete, document: op, size: BSONWriter.bytes(op).count)
+        return Operation(index: index, collection: patch.collection, isDelete: isDelete, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
     }
 
     /// Sends the unconditional operations as unordered bulk commands, per collection and kind.
@@ -174,10 +207,12 @@ final class MongoSinkState: @unchecked Sendable {
                                     ("ordered", .bool(false))])
         let reply = try conn.command(command)
         var retry: [Operation] = []
+        var failed = Set<Int>()
         if case let .array(errors)? = reply["writeErrors"] {
             for case let .document(e) in errors {
                 guard let position = Self.int(e["index"]), position >= 0, position < ops.count else { continue }
                 let op = ops[position]
+                failed.insert(position)
                 let code = Self.int(e["code"]) ?? 0
                 var message = "write error \(code)"
                 if case let .string(m)? = e["errmsg"] { message = m }
@@ -194,6 +229,7 @@ final class MongoSinkState: @unchecked Sendable {
             if case let .string(m)? = wce["errmsg"] { message = m }
             throw ConnectorError(.transient, "\(config.label): \(message) (retrying the batch)")
         }
+        for (position, op) in ops.enumerated() where !failed.contains(position) { recordEcho(patches[op.index], op.echo, reply) }
         if !retry.isEmpty { try send(conn, retry, patches, &results, attempt: attempt + 1) }
     }
 
@@ -224,12 +260,18 @@ final class MongoSinkState: @unchecked Sendable {
     /// refusal of this document becomes a ``Rejection``.
     private func guarded(_ conn: MongoConnection, _ patch: DocumentPatch) throws -> PatchResult {
         do {
-            return try guardedWrite(conn, patch, attempt: 1)
+            lastWriteReply = BSONDocument()
+            let result = try guardedWrite(conn, patch, attempt: 1)
+            if result == .applied { recordEcho(patch, echo(of: patch), lastWriteReply) }
+            return result
         } catch let error as MongoServerError {
             if error.isConnectionProblem || error.isAuthentication || error.isUnauthorized { throw error }
             throw Rejection(reason: "collection \(patch.collection), key \(Value.object(patch.key).description): \(error.message)")
         }
     }
+
+    /// The reply of the last write command of a conditional write (for its `operationTime`).
+    private var lastWriteReply = BSONDocument()
 
     private func guardedWrite(_ conn: MongoConnection, _ patch: DocumentPatch, attempt: Int) throws -> PatchResult {
         let expected = patch.expected ?? [:]
@@ -263,6 +305,7 @@ final class MongoSinkState: @unchecked Sendable {
             let reply = try conn.command(BSONDocument([("delete", .string(patch.collection)),
                                                        ("deletes", .array([.document(BSONDocument([("q", .document(filter)), ("limit", .int32(1))]))]))]))
             try throwWriteError(reply, patch)
+            lastWriteReply = reply
             if (Self.int(reply["n"]) ?? 0) > 0 { return .applied }
             return try count(conn, patch.collection, try keyFilter(patch)) == 0 ? .applied : .guardFailed
         }
@@ -271,6 +314,7 @@ final class MongoSinkState: @unchecked Sendable {
     private func update(_ conn: MongoConnection, _ collection: String, _ filter: BSONDocument, _ update: BSONValue) throws -> Int {
         let reply = try conn.command(BSONDocument([("update", .string(collection)),
                                                    ("updates", .array([.document(BSONDocument([("q", .document(filter)), ("u", update)]))]))]))
+        lastWriteReply = reply
         if case let .array(errors)? = reply["writeErrors"], case let .document(e)? = errors.first {
             var message = "write error"
             if case let .string(m)? = e["errmsg"] { message = m }
@@ -287,6 +331,7 @@ final class MongoSinkState: @unchecked Sendable {
     /// Inserts `document` unless its `_id` exists (then the guard failed: a document appeared).
     private func insertIfMissing(_ conn: MongoConnection, _ patch: DocumentPatch, _ document: BSONDocument) throws -> PatchResult {
         let reply = try conn.command(BSONDocument([("insert", .string(patch.collection)), ("documents", .array([.document(document)]))]))
+        lastWriteReply = reply
         if case let .array(errors)? = reply["writeErrors"], case let .document(e)? = errors.first {
             if Self.int(e["code"]) == Int(MongoServerError.Code.duplicateKey) { return .guardFailed }
             var message = "write error"

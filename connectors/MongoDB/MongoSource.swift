@@ -26,7 +26,10 @@ public final class MongoSource: SourceConnector {
         self.batchLimit = batchLimit
         self.worker = BlockingWorker(label: "mongodb-source.\(config.store.name)")
         self.admin = MongoConnectionSlot(config: config)
+        MongoEchoRegistry.shared.addReader(MongoEchoRegistry.scope(config))
     }
+
+    deinit { MongoEchoRegistry.shared.removeReader(MongoEchoRegistry.scope(config)) }
 
     public func beginSnapshot(of collections: [CollectionSpec]) async throws -> any SnapshotReader {
         let config = self.config

@@ -162,7 +162,8 @@ final class MongoStreamSession: @unchecked Sendable {
             let (outcome, time, token) = try decoder.decode(document)
             let eventTime = time ?? position.time
             switch outcome {
-            case let .change(change):
+            case var .change(change):
+                if let time { change.isEcho = MongoEchoRegistry.shared.consume(MongoEchoRegistry.scope(config), change, at: time) }
                 changes.append(change)
             case let .collectionEvent(what):
                 config.warn("\(config.label): \(what) in database '\(config.database)'; its documents are not deleted in the other stores — the flow continues with what is written from now on")
@@ -177,6 +178,7 @@ final class MongoStreamSession: @unchecked Sendable {
             }
             if reopen { break }
         }
+        if !changes.isEmpty { MongoEchoRegistry.shared.expire(MongoEchoRegistry.scope(config), before: position.time) }
         if reopen {
             close()
             return .batch(SourceBatch(changes: changes, position: position.description, caughtUp: false))

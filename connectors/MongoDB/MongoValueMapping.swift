@@ -4,7 +4,8 @@ import DeltaCore
 ///
 /// Values without a case of their own travel in a tagged form that maps back to the same BSON:
 /// ObjectId as the string `$oid:<24 hex digits>`, a BSON Timestamp as `{"$timestamp": {"t", "i"}}`,
-/// binary of a subtype other than generic as `{"$binary": bytes, "$subType": n}`, a regular
+/// binary of a subtype other than generic as `{"$binary": {"base64", "subType": "04"}}` (MongoDB
+/// Extended JSON, so it survives JSON columns), a regular
 /// expression as `{"$regex", "$options"}`, MinKey/MaxKey as `{"$minKey": 1}` / `{"$maxKey": 1}`.
 /// Int32 and Int64 both read as `.int`; an `.int` is written as Int32 when it fits, else Int64.
 /// Dates hold milliseconds: a timestamp with sub-millisecond digits is written truncated.
@@ -25,7 +26,8 @@ public enum MongoValueMapping {
         case let .array(a): return .array(a.map(value))
         case let .binary(subtype, bytes):
             if subtype == 0 { return .bytes(bytes) }
-            return .object(["$binary": .bytes(bytes), "$subType": .int(Int64(subtype))])
+            let sub = String(subtype, radix: 16)
+            return .object(["$binary": .object(["base64": .string(Base64.encode(bytes)), "subType": .string(sub.count == 1 ? "0" + sub : sub)])])
         case .undefined, .null, .unsupported: return .null
         case let .objectId(id): return .string(objectIdPrefix + hex(id))
         case let .bool(b): return .bool(b)
@@ -113,12 +115,13 @@ public enum MongoValueMapping {
                let t32 = UInt32(exactly: t), let i32 = UInt32(exactly: i) {
                 return .timestamp(seconds: t32, increment: i32)
             }
+            if case let .object(bin)? = o["$binary"], bin.count == 2, case let .string(b64)? = bin["base64"], case let .string(sub)? = bin["subType"],
+               let bytes = Base64.decode(b64), let subtype = UInt8(sub, radix: 16) {
+                return .binary(subtype: subtype, bytes: bytes)
+            }
             if o["$minKey"] == .int(1) { return .minKey }
             if o["$maxKey"] == .int(1) { return .maxKey }
         case 2:
-            if case let .bytes(b)? = o["$binary"], case let .int(n)? = o["$subType"], let sub = UInt8(exactly: n) {
-                return .binary(subtype: sub, bytes: b)
-            }
             if case let .string(p)? = o["$regex"], case let .string(opts)? = o["$options"] {
                 return .regex(pattern: p, options: opts)
             }
