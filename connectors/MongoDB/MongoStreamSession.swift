@@ -20,7 +20,10 @@ final class MongoStreamSession: @unchecked Sendable {
     let decoder: MongoChangeDecoder
 
     /// How long one getMore waits for new events (ms).
-    static let maxAwaitMilliseconds: Int32 = 500
+    static let maxAwaitMilliseconds: Int32 = 250
+    /// A batch is handed out once its first event is this old (ms), so that a steady stream of
+    /// writes does not hold events back until ``batchLimit`` is reached.
+    static let batchMilliseconds: Int64 = 100
     /// Idle batches that only move the position forward are handed out at most this often (ms).
     static let idleAdvanceInterval: Int64 = 10_000
 
@@ -149,7 +152,9 @@ final class MongoStreamSession: @unchecked Sendable {
         guard let stream else { return .finished }
         var changes: [RowChange] = []
         var reopen = false
+        var firstAt: Int64?
         while changes.count < batchLimit {
+            if let firstAt, Monotonic.milliseconds() - firstAt >= Self.batchMilliseconds { break }
             var event: OpaquePointer?
             let got = mongoc_change_stream_next(stream, &event)
             guard got, let event else { break }
@@ -165,6 +170,7 @@ final class MongoStreamSession: @unchecked Sendable {
             case var .change(change):
                 if let time { change.isEcho = MongoEchoRegistry.shared.consume(MongoEchoRegistry.scope(config), change, at: time) }
                 changes.append(change)
+                if firstAt == nil { firstAt = Monotonic.milliseconds() }
             case let .collectionEvent(what):
                 config.warn("\(config.label): \(what) in database '\(config.database)'; its documents are not deleted in the other stores — the flow continues with what is written from now on")
             case .invalidate:
@@ -185,7 +191,7 @@ final class MongoStreamSession: @unchecked Sendable {
         }
         try checkError(doing: "reading the change stream")
         if !changes.isEmpty {
-            let caughtUp = changes.count < batchLimit
+            let caughtUp = changes.count < batchLimit && firstAt.map { Monotonic.milliseconds() - $0 < Self.batchMilliseconds } ?? true
             if caughtUp && !follow { finished = true }
             if caughtUp { announcedCaughtUp = true; lastIdleAdvanceAt = Monotonic.milliseconds() }
             return .batch(SourceBatch(changes: changes, position: position.description, caughtUp: caughtUp))
