@@ -47,10 +47,11 @@ enum MongoValidation {
                 }
             }
         }
-        // Privileges: what the user is allowed, from connectionStatus (empty when auth is off).
+        // Privileges: what the user is allowed, from connectionStatus (nothing to check when auth is
+        // off, or when the server lists no privileges).
         if let status = try? conn.command(BSONDocument([("connectionStatus", .int32(1)), ("showPrivileges", .bool(true))]), database: "admin"),
            case let .document(auth)? = status["authInfo"], case let .array(users)? = auth["authenticatedUsers"], !users.isEmpty,
-           case let .array(privileges)? = auth["authenticatedUserPrivileges"] {
+           case let .array(privileges)? = auth["authenticatedUserPrivileges"], !privileges.isEmpty {
             let actions = grantedActions(privileges, database: config.database)
             var needed: [String] = []
             if asSource { needed += ["find", "changeStream"] }
