@@ -35,12 +35,14 @@ final class MongoSinkState: @unchecked Sendable {
         }
     }
 
-    /// One planned write: the index of its patch and the operation document of an `update` or
-    /// `delete` command.
+    /// One planned write: the index of its patch and the operation document of an `insert`,
+    /// `update` or `delete` command. A new whole document goes as an insert first (much cheaper
+    /// than an upsert) and as an upserted replacement if its `_id` exists.
     private struct Operation {
+        enum Command: String { case insert, update, delete }
         var index: Int
         var collection: String
-        var isDelete: Bool
+        var command: Command
         var document: BSONDocument
         var size: Int
         /// What the change stream will report for it (rule 7), when a source in this process reads it.
@@ -162,28 +164,29 @@ final class MongoSinkState: @unchecked Sendable {
     private func unconditional(_ index: Int, _ patch: DocumentPatch) throws(Rejection) -> Operation? {
         let filter = try keyFilter(patch)
         let op: BSONDocument
-        var isDelete = false
+        var command = Operation.Command.update
         switch patch.action {
         case let .upsert(set, unset):
             guard let update = try modifiers(set, unset, patch) else {
                 // Nothing but the key: make sure the document exists.
                 op = BSONDocument([("q", .document(filter)), ("u", .document(BSONDocument([("$setOnInsert", .document(BSONDocument()))]))), ("upsert", .bool(true))])
-                return Operation(index: index, collection: patch.collection, isDelete: false, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
+                return Operation(index: index, collection: patch.collection, command: .update, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
             }
             op = BSONDocument([("q", .document(filter)), ("u", .document(update)), ("upsert", .bool(true))])
         case let .replace(document):
-            op = BSONDocument([("q", .document(filter)), ("u", .document(try replacement(document, patch))), ("upsert", .bool(true))])
+            op = try replacement(document, patch)
+            command = .insert
         case .delete:
             op = BSONDocument([("q", .document(filter)), ("limit", .int32(1))])
-            isDelete = true
+            command = .delete
         }
-        return Operation(index: index, collection: patch.collection, isDelete: isDelete, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
+        return Operation(index: index, collection: patch.collection, command: command, document: op, size: BSONWriter.bytes(op).count, echo: echo(of: patch))
     }
 
     /// Sends the unconditional operations as unordered bulk commands, per collection and kind.
     private func runBulk(_ conn: MongoConnection, _ operations: [Operation], _ patches: [DocumentPatch], _ results: inout [PatchResult]) throws {
         var groups: [String: [Operation]] = [:]
-        for op in operations { groups[(op.isDelete ? "d\u{0}" : "u\u{0}") + op.collection, default: []].append(op) }
+        for op in operations { groups[op.command.rawValue + "\u{0}" + op.collection, default: []].append(op) }
         for key in groups.keys.sorted() {
             let group = groups[key]!
             var start = 0
@@ -202,8 +205,9 @@ final class MongoSinkState: @unchecked Sendable {
 
     private func send(_ conn: MongoConnection, _ ops: [Operation], _ patches: [DocumentPatch], _ results: inout [PatchResult], attempt: Int) throws {
         guard let first = ops.first else { return }
-        let command = BSONDocument([(first.isDelete ? "delete" : "update", .string(first.collection)),
-                                    (first.isDelete ? "deletes" : "updates", .array(ops.map { .document($0.document) })),
+        let list = first.command == .insert ? "documents" : first.command.rawValue + "s"
+        let command = BSONDocument([(first.command.rawValue, .string(first.collection)),
+                                    (list, .array(ops.map { .document($0.document) })),
                                     ("ordered", .bool(false))])
         let reply = try conn.command(command)
         var retry: [Operation] = []
@@ -216,7 +220,14 @@ final class MongoSinkState: @unchecked Sendable {
                 let code = Self.int(e["code"]) ?? 0
                 var message = "write error \(code)"
                 if case let .string(m)? = e["errmsg"] { message = m }
-                if (code == Int(MongoServerError.Code.duplicateKey) || code == 112) && attempt < Self.retries {
+                if op.command == .insert && code == Int(MongoServerError.Code.duplicateKey) {
+                    // The document exists: replace it.
+                    var update = op
+                    update.command = .update
+                    update.document = BSONDocument([("q", .document(BSONDocument([("_id", op.document["_id"] ?? .null)]))),
+                                                    ("u", .document(op.document)), ("upsert", .bool(true))])
+                    retry.append(update)
+                } else if (code == Int(MongoServerError.Code.duplicateKey) || code == 112) && attempt < Self.retries {
                     retry.append(op)
                 } else {
                     let patch = patches[op.index]
@@ -230,7 +241,10 @@ final class MongoSinkState: @unchecked Sendable {
             throw ConnectorError(.transient, "\(config.label): \(message) (retrying the batch)")
         }
         for (position, op) in ops.enumerated() where !failed.contains(position) { recordEcho(patches[op.index], op.echo, reply) }
-        if !retry.isEmpty { try send(conn, retry, patches, &results, attempt: attempt + 1) }
+        for kind in [Operation.Command.insert, .update, .delete] {
+            let again = retry.filter { $0.command == kind }
+            if !again.isEmpty { try send(conn, again, patches, &results, attempt: attempt + 1) }
+        }
     }
 
     static func int(_ v: BSONValue?) -> Int? {

@@ -153,6 +153,9 @@ final class MongoStreamSession: @unchecked Sendable {
         var changes: [RowChange] = []
         var reopen = false
         var firstAt: Int64?
+        // Where this batch ends; becomes ``position`` only when the batch is handed out, so that
+        // an error in the middle reopens before the events read so far.
+        var next = position
         while changes.count < batchLimit {
             if let firstAt, Monotonic.milliseconds() - firstAt >= Self.batchMilliseconds { break }
             var event: OpaquePointer?
@@ -164,8 +167,14 @@ final class MongoStreamSession: @unchecked Sendable {
             } catch {
                 throw ConnectorError(.transient, "\(config.label): \(error) in the change stream; reconnecting")
             }
-            let (outcome, time, token) = try decoder.decode(document)
-            let eventTime = time ?? position.time
+            let decoded: (MongoChangeDecoder.Outcome, MongoClusterTime?, BSONDocument?)
+            do {
+                decoded = try decoder.decode(document)
+            } catch {
+                throw ConnectorError(.transient, "\(config.label): \(error) in a change event; reconnecting")
+            }
+            let (outcome, time, token) = decoded
+            let eventTime = time ?? next.time
             switch outcome {
             case var .change(change):
                 if let time { change.isEcho = MongoEchoRegistry.shared.consume(MongoEchoRegistry.scope(config), change, at: time) }
@@ -180,16 +189,18 @@ final class MongoStreamSession: @unchecked Sendable {
                 break
             }
             if let token {
-                position = reopen ? .startAfter(eventTime, token: token) : .resumeAfter(eventTime, token: token)
+                next = reopen ? .startAfter(eventTime, token: token) : .resumeAfter(eventTime, token: token)
             }
             if reopen { break }
         }
-        if !changes.isEmpty { MongoEchoRegistry.shared.expire(MongoEchoRegistry.scope(config), before: position.time) }
+        if !changes.isEmpty { MongoEchoRegistry.shared.expire(MongoEchoRegistry.scope(config), before: next.time) }
         if reopen {
             close()
+            position = next
             return .batch(SourceBatch(changes: changes, position: position.description, caughtUp: false))
         }
         try checkError(doing: "reading the change stream")
+        position = next
         if !changes.isEmpty {
             let caughtUp = changes.count < batchLimit && firstAt.map { Monotonic.milliseconds() - $0 < Self.batchMilliseconds } ?? true
             if caughtUp && !follow { finished = true }
