@@ -130,6 +130,25 @@ import Testing
         #expect(stopped.exitCode == 0, "\(stopped)")
     }
 
+    @Test func lagCountsEventsBehindTheChangeStream() async throws {
+        let url = try MongoE2E.url()
+        let database = MongoE2E.database()
+        defer { MongoE2E.drop(database) }
+        let box = try Sandbox()
+        let file = try box.write("p.yaml", Self.pipeline("lagging", url, database, flow: "from: mongo\n    to: lite"))
+        try MongoE2E.run(database, #"db.people.insert_one({"_id": "a"})"#)
+        try await runOnce(file, "lagging", in: box)
+        let caughtUp = try await lagRows(file, in: box)
+        #expect(caughtUp.rows.count == 1, "\(caughtUp.text)")
+        #expect(caughtUp.rows.first?.int("events_behind") == 0, "\(caughtUp.text)")
+        #expect(caughtUp.rows.first?.string("head")?.hasPrefix("ts:") == true, "\(caughtUp.text)")
+        try MongoE2E.run(database, #"db.people.insert_many([{"_id": "b"}, {"_id": "c"}]); db.people.delete_one({"_id": "a"})"#)
+        let behind = try await lagRows(file, in: box)
+        #expect(behind.rows.first?.int("events_behind") == 3, "\(behind.text)")
+        try await runOnce(file, "lagging", in: box)
+        #expect(try await lagRows(file, in: box).rows.first?.int("events_behind") == 0)
+    }
+
     @Test func anUnreachableServerIsOneLineWithTheFix() async throws {
         let box = try Sandbox()
         let file = try box.write("p.yaml", Self.pipeline("down", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", "x", flow: "from: mongo\n    to: lite"))
