@@ -67,3 +67,28 @@ enum MongoE2E {
         _ = try? run(database, "db.client.drop_database(db.name)")
     }
 }
+
+/// `deltabridge run FILE --once` with room for a slow MongoDB-wire server (120 s), expecting exit 0.
+@discardableResult
+func mongoRunOnce(_ pipelineFile: String, _ pipeline: String, in sandbox: Sandbox,
+                  sourceLocation: SourceLocation = #_sourceLocation) async throws -> OnceSummary {
+    let r = try await deltabridge(["run", pipelineFile, "--once"], in: sandbox, timeout: 120)
+    guard r.exitCode == 0, !r.signalled, let s = r.summary(pipeline) else {
+        Issue.record("run --once failed: \(r)", sourceLocation: sourceLocation)
+        throw E2EFailure("run --once failed")
+    }
+    return s
+}
+
+/// Runs `--once` until a run writes nothing (at most 5 runs); returns every summary.
+func mongoRunOnceUntilQuiet(_ pipelineFile: String, _ pipeline: String, in sandbox: Sandbox,
+                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> [OnceSummary] {
+    var all = [OnceSummary]()
+    for _ in 0..<5 {
+        let s = try await mongoRunOnce(pipelineFile, pipeline, in: sandbox, sourceLocation: sourceLocation)
+        all.append(s)
+        if s.writes == 0 { return all }
+    }
+    Issue.record("still writing after 5 runs of --once: \(all)", sourceLocation: sourceLocation)
+    return all
+}

@@ -164,7 +164,7 @@ struct MongoTimedOut: Error, CustomStringConvertible {
 }
 
 /// Runs `body`, failing after `seconds` (a guard against hangs, never a wait).
-func withMongoTimeout<T: Sendable>(_ seconds: Double = 60, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withMongoTimeout<T: Sendable>(_ seconds: Double = 180, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {

@@ -3,7 +3,7 @@ import DeltaConnector
 
 /// An open snapshot of a MongoDB database: the cluster time noted before reading (``position``,
 /// where the change stream starts, inclusive) and the collections read in `_id` order in chunks
-/// (`find` with `_id > last`, sorted by `_id`). MongoDB gives no point-in-time read across a long
+/// (one `find` sorted by `_id` continued with `getMore`; `_id > last` when a read resumes elsewhere). MongoDB gives no point-in-time read across a long
 /// copy, so a document changed during the snapshot may be read before or after its change; either
 /// way the change stream delivers that change again after ``position`` and, being stamped later
 /// than the snapshot's rows (which carry the snapshot's cluster time), it wins.
@@ -54,25 +54,46 @@ public final class MongoSnapshotReader: SnapshotReader {
         }
 
         func close() {
+            killOpenCursor()
             connection?.close()
             connection = nil
         }
 
+        /// The server cursor of the collection being read: continued with `getMore` while the
+        /// engine asks for the chunk after its last `_id` (one sorted scan per collection, not one
+        /// per chunk); any other request opens a new one.
+        private var open: (collection: String, id: Int64, last: BSONValue?)?
+
         func chunk(_ collection: CollectionSpec, after cursor: BSONValue?, limit: Int) throws -> SnapshotChunk {
             guard let connection else { throw ConnectorError(.permanent, "\(config.label): the snapshot was already closed") }
-            var filter = BSONDocument()
-            if let cursor { filter["_id"] = .document(BSONDocument([("$gt", cursor)])) }
-            let command = BSONDocument([("find", .string(collection.name)), ("filter", .document(filter)),
-                                        ("sort", .document(BSONDocument([("_id", .int32(1))]))),
-                                        ("limit", .int64(Int64(limit))), ("batchSize", .int64(Int64(limit))), ("singleBatch", .bool(true))])
+            let command: BSONDocument
+            if let o = open, o.collection == collection.name, o.last == cursor, o.id != 0 {
+                command = BSONDocument([("getMore", .int64(o.id)), ("collection", .string(collection.name)), ("batchSize", .int64(Int64(limit)))])
+            } else if let o = open, o.collection == collection.name, o.last == cursor, o.id == 0, cursor != nil {
+                return SnapshotChunk(rows: [], cursor: nil)
+            } else {
+                killOpenCursor()
+                var filter = BSONDocument()
+                if let cursor { filter["_id"] = .document(BSONDocument([("$gt", cursor)])) }
+                command = BSONDocument([("find", .string(collection.name)), ("filter", .document(filter)),
+                                        ("sort", .document(BSONDocument([("_id", .int32(1))]))), ("batchSize", .int64(Int64(limit)))])
+            }
             let reply: BSONDocument
             do {
                 reply = try connection.command(command)
             } catch {
+                open = nil
                 throw connection.mapped(error, doing: "reading collection '\(collection.name)' for the snapshot")
             }
-            guard case let .document(c)? = reply["cursor"], case let .array(batch)? = c["firstBatch"] else {
-                throw ConnectorError(.transient, "\(config.label): the find reply on '\(collection.name)' has no cursor.firstBatch")
+            guard case let .document(c)? = reply["cursor"], case let .array(batch)? = c["firstBatch"] ?? c["nextBatch"] else {
+                open = nil
+                throw ConnectorError(.transient, "\(config.label): the find reply on '\(collection.name)' has no cursor batch")
+            }
+            var cursorID: Int64 = 0
+            switch c["id"] {
+            case let .int64(i)?: cursorID = i
+            case let .int32(i)?: cursorID = Int64(i)
+            default: break
             }
             var rows: [RowChange] = []
             rows.reserveCapacity(batch.count)
@@ -83,8 +104,19 @@ public final class MongoSnapshotReader: SnapshotReader {
                 rows.append(RowChange(collection: collection.name, operation: .upsert, attributes: attributes, image: .full,
                                       commitTime: startTime.micros, matchEchoes: true))
             }
-            let next = last.map { MongoValueMapping.hex(BSONWriter.bytes(BSONDocument([("_id", $0)]))) }
-            return SnapshotChunk(rows: rows, cursor: next)
+            guard let last else {
+                open = nil
+                return SnapshotChunk(rows: [], cursor: nil)
+            }
+            open = (collection.name, cursorID, last)
+            return SnapshotChunk(rows: rows, cursor: MongoValueMapping.hex(BSONWriter.bytes(BSONDocument([("_id", last)]))))
+        }
+
+        private func killOpenCursor() {
+            if let o = open, o.id != 0, let connection {
+                _ = try? connection.command(BSONDocument([("killCursors", .string(o.collection)), ("cursors", .array([.int64(o.id)]))]))
+            }
+            open = nil
         }
 
         func estimatedCount(_ collection: CollectionSpec) throws -> Int? {
