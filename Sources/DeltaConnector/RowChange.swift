@@ -31,9 +31,14 @@ public struct RowChange: Sendable, Equatable {
     public var commitTime: Int64?
     /// True when the store marks this change as written by the bridge itself (rule 7).
     public var isEcho: Bool
+    /// True when the store cannot mark the bridge's writes (MongoDB): the engine then treats the
+    /// change as an echo when it reports exactly what the bridge last wrote to this store and the
+    /// ledger's winners are still those writes (rule 7).
+    public var matchEchoes: Bool
 
     public init(collection: String, operation: Operation, attributes: [String: Value], image: Image = .full,
-                removed: [String] = [], unchanged: Set<String> = [], commitTime: Int64? = nil, isEcho: Bool = false) {
+                removed: [String] = [], unchanged: Set<String> = [], commitTime: Int64? = nil, isEcho: Bool = false,
+                matchEchoes: Bool = false) {
         self.collection = collection
         self.operation = operation
         self.attributes = attributes
@@ -42,6 +47,7 @@ public struct RowChange: Sendable, Equatable {
         self.unchanged = unchanged
         self.commitTime = commitTime
         self.isEcho = isEcho
+        self.matchEchoes = matchEchoes
     }
 }
 

@@ -68,7 +68,9 @@ struct BatchProcessor {
         let targets = flow.direction.targets(of: source).filter { $0 != source }
         let toLoad = keysByNamespace
         let refs = Array(Set(routed.map(\.ref)))
-        let echoRefs = Array(Set(routed.filter(\.change.isEcho).map(\.ref)))
+        // Unmarked changes are matched against write records only where the bridge writes at all.
+        let matchEchoes = sinks[source] != nil
+        let echoRefs = Array(Set(routed.filter { $0.change.isEcho || ($0.change.matchEchoes && matchEchoes) }.map(\.ref)))
         typealias Loaded = ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]], [DocumentRef: [AttributeName: Value]])
         let (loaded, writesLoaded, imagesLoaded) = try await ledgerWorker.run { () throws -> Loaded in
             var states = [DocumentRef: DocumentState]()
@@ -138,7 +140,9 @@ struct BatchProcessor {
                 shadows[r.ref] = .some(normalizer.image(after: r.change, previous: baseline))
                 shadowed.insert(r.ref)
             }
-            if r.change.isEcho {
+            let isEcho = r.change.isEcho
+                || (r.change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(r.change, state: working[r.ref], written: writesLoaded[source]?[r.ref]))
+            if isEcho {
                 // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
                 // this store are stamped after what the bridge wrote here.
                 let written = writesLoaded[source]?[r.ref] ?? [:]

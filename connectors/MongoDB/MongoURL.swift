@@ -1,0 +1,27 @@
+import CMongoC
+
+/// A checked MongoDB connection string: what libmongoc made of it, and its database path.
+///
+/// Invariant: `url` parsed with `mongoc_uri_new_with_error`.
+struct MongoURL: Sendable {
+    var url: String
+    var database: String?
+
+    static func parse(_ url: String) throws(MongoServerError) -> MongoURL {
+        MongoClientLibrary.initialize()
+        var error = bson_error_t()
+        guard let uri = mongoc_uri_new_with_error(url, &error) else {
+            throw MongoServerError(domain: error.domain, code: error.code, message: String(cString: deltabridge_error_message(&error)))
+        }
+        defer { mongoc_uri_destroy(uri) }
+        let database = mongoc_uri_get_database(uri).map { String(cString: $0) }
+        return MongoURL(url: url, database: database)
+    }
+}
+
+/// libmongoc's process-wide initialisation, done once before the first client.
+enum MongoClientLibrary {
+    private static let once: Void = { mongoc_init() }()
+
+    static func initialize() { _ = once }
+}
