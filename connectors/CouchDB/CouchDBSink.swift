@@ -46,6 +46,9 @@ public final class CouchDBSink: SinkConnector {
         let client: CouchDBClient
         /// Write rounds per batch when documents keep meeting `conflict`.
         let maxAttempts = 5
+        /// Called with the database before each `_bulk_docs` (tests use it to interleave a
+        /// concurrent edit and provoke a `conflict`).
+        var beforeWrite: ((String) throws -> Void)?
         private var specs: [String: CollectionSpec] = [:]
         private var ready: Set<String> = []
 
@@ -127,6 +130,7 @@ public final class CouchDBSink: SinkConnector {
                 }
                 var conflicted = later
                 if !docs.isEmpty {
+                    try beforeWrite?(db)
                     let answers = try client.bulkDocs(db, docs)
                     for (k, p) in writing.enumerated() {
                         let a = k < answers.count ? answers[k] : [:]

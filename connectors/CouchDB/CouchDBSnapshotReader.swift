@@ -25,7 +25,9 @@ final class CouchDBSnapshotReader: SnapshotReader {
     func read(_ collection: CollectionSpec, after cursor: String?, limit: Int) async throws -> SnapshotChunk {
         let (client, decoder) = (self.client, self.decoder)
         return try await worker.run {
-            var items: [(String, String)] = [("include_docs", "true"), ("conflicts", "true"), ("limit", String(limit + 1))]
+            // One row more than asked tells whether more follow; the cursor's own row (when it
+            // still exists) comes first and is dropped.
+            var items: [(String, String)] = [("include_docs", "true"), ("conflicts", "true"), ("limit", String(limit + (cursor == nil ? 1 : 2)))]
             if let cursor { items.append(("startkey", JSONText.quote(cursor))) }
             let r = try client.send("GET", CouchDBStoreConfig.path(collection.name) + "/_all_docs" + CouchDBStoreConfig.query(items),
                                     doing: "reading the documents of '\(collection.name)'", database: collection.name)
