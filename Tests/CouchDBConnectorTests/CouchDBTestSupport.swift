@@ -3,7 +3,7 @@ import DeltaCore
 import DeltaPipeline
 import Foundation
 import Logging
-import PostgresConnector
+@testable import PostgresConnector
 import SQLiteConnector
 import Testing
 @testable import CouchDBConnector
@@ -232,13 +232,55 @@ final class PrivateCouchStandin: @unchecked Sendable {
     deinit { stop(hard: true) }
 }
 
-/// A PostgreSQL database of its own for one test, through the PostgreSQL connector's sink (to
-/// create tables and write rows as an application would, with plain SQL through `psql`-free libpq).
-enum CouchPGTestServer {
-    static func url() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["DELTABRIDGE_PG_URL"], !url.isEmpty else {
-            throw CouchDBTestServer.Missing()
+/// A PostgreSQL database of its own for one test (random name, `DELTABRIDGE_PG_URL`), with a
+/// connection to run SQL as an application would.
+final class CouchPGDatabase: @unchecked Sendable {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            "DELTABRIDGE_PG_URL is not set: the CouchDB↔PostgreSQL tests need a PostgreSQL — run them through scripts/test.sh, or `scripts/dev-servers.sh ENVFILE postgres couchdb` and source ENVFILE"
         }
-        return url
+    }
+
+    let name: String
+    let url: String
+    let serverURL: String
+    let conn: PGConnection
+
+    init() throws {
+        guard let server = ProcessInfo.processInfo.environment["DELTABRIDGE_PG_URL"], !server.isEmpty else { throw Missing() }
+        serverURL = server
+        name = "cdbt_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let admin = try PGConnection.connect(url: server, replication: false, store: "test")
+        defer { admin.close() }
+        try admin.exec("CREATE DATABASE \(name)")
+        var head = server
+        var query = ""
+        if let q = head.firstIndex(of: "?") { query = String(head[q...]); head = String(head[..<q]) }
+        let schemeEnd = head.range(of: "://")?.upperBound ?? head.startIndex
+        if let slash = head[schemeEnd...].firstIndex(of: "/") { head = String(head[..<slash]) }
+        url = head + "/" + name + query
+        conn = try PGConnection.connect(url: url, replication: false, store: "test")
+    }
+
+    @discardableResult
+    func exec(_ sql: String, _ parameters: [String?] = []) throws -> PGResult { try conn.exec(sql, parameters) }
+
+    func rows(_ sql: String) throws -> [[String?]] {
+        let r = try conn.exec(sql)
+        return (0..<r.rowCount).map { row in (0..<r.columnCount).map { r.value(row, $0) } }
+    }
+
+    /// Drops the database after its replication slots.
+    func drop() {
+        conn.close()
+        guard let admin = try? PGConnection.connect(url: serverURL, replication: false, store: "test") else { return }
+        defer { admin.close() }
+        for _ in 0..<50 {
+            _ = try? admin.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL", [name])
+            _ = try? admin.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active", [name])
+            if (try? admin.exec("SELECT 1 FROM pg_replication_slots WHERE database = $1", [name]).rowCount) == 0 { break }
+            usleep(100_000)
+        }
+        _ = try? admin.exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 }
