@@ -12,7 +12,9 @@ enum CouchDBValidation {
         func record(_ error: Error, _ fallback: String) {
             let text = (error as? ConnectorError)?.message ?? "\(error)"
             let parts = text.components(separatedBy: " — ")
-            problems.append(ValidationProblem(problem: parts[0], fix: parts.count > 1 ? parts.dropFirst().joined(separator: " — ") : fallback))
+            var fix = parts.count > 1 ? parts.dropFirst().joined(separator: " — ") : fallback
+            if fix.hasPrefix("fix ") { fix = "correct " + fix.dropFirst(4) }
+            problems.append(ValidationProblem(problem: parts[0], fix: fix))
         }
         do {
             try client.send("GET", "/", doing: "connecting")
