@@ -66,10 +66,11 @@ final class CouchDBChangeStream: @unchecked Sendable {
         let page = try client.changes(spec.name, since: since, limit: batchLimit, longpoll: longpoll, timeoutMs: timeoutMs)
         if (page.pending ?? 0) == 0 { caughtUp.insert(spec.name) } else { caughtUp.remove(spec.name) }
         guard !page.rows.isEmpty || page.lastSeq != since else { return nil }
+        let observed = CouchDBChangeDecoder.nowMicros()
         var changes = [RowChange]()
         changes.reserveCapacity(page.rows.count)
         for row in page.rows {
-            if let change = try decoder.change(row, spec) { changes.append(change) }
+            if let change = try decoder.change(row, spec, observedAt: observed) { changes.append(change) }
         }
         position.seqs[spec.name] = page.lastSeq
         return SourceBatch(changes: changes, position: position.text, caughtUp: caughtUp.count == collections.count)

@@ -38,11 +38,12 @@ final class CouchDBSnapshotReader: SnapshotReader {
                 rows.removeLast(rows.count - limit)
                 next = rows.last?["id"]?.stringValue
             }
+            let observed = CouchDBChangeDecoder.nowMicros()
             var changes = [RowChange]()
             changes.reserveCapacity(rows.count)
             for row in rows {
                 guard let id = row["id"]?.stringValue, !decoder.skips(id), let doc = row["doc"]?.objectValue else { continue }
-                changes.append(try decoder.upsert(doc, id: id, collection, echo: false))
+                changes.append(try decoder.upsert(doc, id: id, collection, echo: false, observedAt: observed))
             }
             return SnapshotChunk(rows: changes, cursor: next)
         }

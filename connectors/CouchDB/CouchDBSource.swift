@@ -8,8 +8,8 @@ import DeltaCore
 ///
 /// Deleted documents become tombstones, design documents are skipped unless `design_docs:
 /// true`, revisions the bridge wrote are echoes, conflicted documents are merged and their
-/// losing leaves deleted (``CouchDBConflictResolver``). CouchDB has no commit time: changes are
-/// stamped at observation, or with the mapping's `time` attribute.
+/// losing leaves deleted (``CouchDBConflictResolver``). CouchDB has no commit time: a change's
+/// `commitTime` is when the bridge read it (or the mapping's `time` attribute is used).
 ///
 /// Invariant: all HTTP calls run on a ``BlockingWorker`` (one per snapshot, stream and the
 /// source's own lag/validation client).
