@@ -60,6 +60,7 @@ final class CouchDBHTTP: @unchecked Sendable {
         emptyBody.initialize(to: 0)
         headers = curl_slist_append(nil, "Content-Type: application/json")
         headers = curl_slist_append(headers, "Accept: application/json")
+        headers = curl_slist_append(headers, "Expect:")  // no 100-continue round trip before bodies
         deltabridge_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers))
         deltabridge_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         deltabridge_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 5_000)
