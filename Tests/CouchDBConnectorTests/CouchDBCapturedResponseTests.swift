@@ -6,7 +6,7 @@ import Testing
 /// Decoding of CouchDB answers captured from a server (CouchDB 3 format, as the stand-in sends
 /// it byte for byte): seqs kept verbatim, deleted rows, leaf revisions, exact numbers; no server
 /// needed.
-@Suite struct CapturedResponseTests {
+@Suite struct CouchDBCapturedResponseTests {
     static let changes = """
         {"results":[
         {"seq":"1-g1AAAABPeJzLYWBgYMxgTmEQTM4vTc5ISXIwNDLXMwBCwxygFFMiQx4Lw38gyMpgTmTMBQqxW5omG1maW2DTkgUAExwUWg","id":"a","changes":[{"rev":"1-a3168757e6684aa87902a3ae1ddae0d6"}],"doc":{"_id":"a","_rev":"1-a3168757e6684aa87902a3ae1ddae0d6","x":1,"n":{"b":[1,2.5,"é"]},"big":123456789012345678901234567890,"f":10000000000000000.0}},
