@@ -34,6 +34,25 @@ import Testing
         }
     }
 
+    @Test func aUserWithoutAccessToTheDatabaseIsToldWhatIsMissing() async throws {
+        let db = try CouchDBTestDatabase()
+        defer { db.drop() }
+        try db.client.send("PUT", "/\(db.name)/_security", body: .object(["members": .object(["names": .array([.string("someone_else")])])]),
+                           doing: "restricting the test database")
+        var server = db.client.config.server
+        server.user = nil
+        server.password = nil
+        let source = CouchDBSource(config: CouchDBStoreConfig(store: "anon", server: server))
+        await #expect {
+            _ = try await source.beginSnapshot(of: [db.spec])
+        } throws: { error in
+            guard let e = error as? ConnectorError else { return false }
+            return e.kind == .permanent && e.message.contains("anonymous access") && e.message.contains("— fix")
+        }
+        let problems = try await source.validate(collections: [db.spec], asSource: true, asSink: true)
+        #expect(problems.count == 1, "\(problems)")
+    }
+
     @Test func cookieAuthenticationWorks() async throws {
         let db = try CouchDBTestDatabase()
         defer { db.drop() }

@@ -39,7 +39,7 @@ import Testing
         defer { couch.drop() }
         let back = try CouchDBTestDatabase()
         defer { back.drop() }
-        let pg = try CouchPGDatabase()
+        let pg = try CouchPGDatabase(originSuffixes: [couch.suffix])
         defer { pg.drop() }
         try pg.exec(Self.peopleDDL)
         let profile: Value = .object(["tags": .array([.string("ü"), .string("😀")]), "n": .null, "deep": .object(["x": .double(1.5), "ok": .bool(false)])])
@@ -110,7 +110,7 @@ import Testing
     @Test func twoWayWithPostgresConvergesAfterConcurrentEdits() async throws {
         let couch = try CouchDBTestDatabase()
         defer { couch.drop() }
-        let pg = try CouchPGDatabase()
+        let pg = try CouchPGDatabase(originSuffixes: [couch.suffix])
         defer { pg.drop() }
         try pg.exec(Self.peopleDDL)
         try pg.exec("INSERT INTO people (id, name, city) VALUES (1, 'Ada', 'London'), (2, 'Brian', 'Paris')")

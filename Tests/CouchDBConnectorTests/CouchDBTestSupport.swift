@@ -245,8 +245,12 @@ final class CouchPGDatabase: @unchecked Sendable {
     let url: String
     let serverURL: String
     let conn: PGConnection
+    /// Replication origins are cluster-wide and each holds one of `max_replication_slots` state
+    /// slots: the test's are dropped with its database (names ending in these suffixes).
+    private let originSuffixes: [String]
 
-    init() throws {
+    init(originSuffixes: [String]) throws {
+        self.originSuffixes = originSuffixes
         guard let server = ProcessInfo.processInfo.environment["DELTABRIDGE_PG_URL"], !server.isEmpty else { throw Missing() }
         serverURL = server
         name = "cdbt_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
@@ -270,7 +274,7 @@ final class CouchPGDatabase: @unchecked Sendable {
         return (0..<r.rowCount).map { row in (0..<r.columnCount).map { r.value(row, $0) } }
     }
 
-    /// Drops the database after its replication slots.
+    /// Drops the database after its replication slots, then the test's replication origins.
     func drop() {
         conn.close()
         guard let admin = try? PGConnection.connect(url: serverURL, replication: false, store: "test") else { return }
@@ -282,5 +286,8 @@ final class CouchPGDatabase: @unchecked Sendable {
             usleep(100_000)
         }
         _ = try? admin.exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        for suffix in originSuffixes {
+            _ = try? admin.exec("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE $1", ["%" + suffix])
+        }
     }
 }

@@ -28,7 +28,7 @@ public struct CouchDBServer: Sendable, Equatable {
         self.caFile = caFile
     }
 
-    /// Parses `url`; nil with the reason when it is not an http(s) URL.
+    /// Parses `url`, or says why it is not an http(s) URL.
     public static func parse(_ url: String, auth: Auth = .basic, caFile: String? = nil) -> Result<CouchDBServer, ParseProblem> {
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
