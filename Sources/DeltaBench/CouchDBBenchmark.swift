@@ -118,7 +118,7 @@ struct CouchDBBenchmark {
         let streamRSS = peakRSSMiB()
         let sum = try target.scalarInt("SELECT sum(qty) FROM items") ?? -1
         print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s, \(stream.deadLetters) dead letters, sum(qty) \(sum)")
-        try? await http.send("DELETE", "/\(db)")
+        _ = try? await http.send("DELETE", "/\(db)")
 
         let snapshotRate = Double(snapshot.events) / snapshotSeconds
         let streamRate = Double(stream.events) / streamSeconds

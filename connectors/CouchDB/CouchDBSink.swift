@@ -185,7 +185,7 @@ public final class CouchDBSink: SinkConnector {
                 do {
                     for (name, v) in set where name != "_id" {
                         try CouchDBValueMapping.checkName(name)
-                        body[name] = v == .null && live == nil ? nil : try CouchDBValueMapping.json(v)
+                        body[name] = try CouchDBValueMapping.json(v)
                     }
                 } catch {
                     return fail(error.reason)
