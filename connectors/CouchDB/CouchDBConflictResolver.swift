@@ -12,7 +12,9 @@ import DeltaCore
 /// ancestor's body (compacted), attributes only a loser has are kept.
 ///
 /// Invariant: revisions it writes are recorded in ``CouchDBRevisionLog`` so their echoes are
-/// recognised; a write that meets a newer edit (`conflict`) is left to the next change.
+/// recognised; a write that meets a newer edit (`conflict`) is left to the next change, and one
+/// the user may not make (read-only account) leaves the conflict in CouchDB — the merged content
+/// is synced either way.
 struct CouchDBConflictResolver {
     let client: CouchDBClient
 
@@ -45,7 +47,14 @@ struct CouchDBConflictResolver {
         for loser in losers {
             docs.append(.object(["_id": .string(id), "_rev": loser["_rev"] ?? .null, "_deleted": .bool(true)]))
         }
-        let results = try client.bulkDocs(db, docs)
+        let results: [[String: Value]]
+        do {
+            results = try client.bulkDocs(db, docs)
+        } catch let error as ConnectorError where error.kind == .permanent {
+            // A user who may read but not write (a one-way source): the merge is still what the
+            // bridge syncs; the conflict stays in CouchDB.
+            return merged
+        }
         for r in results {
             if r["ok"] == .bool(true), let rev = r["rev"]?.stringValue {
                 CouchDBRevisionLog.shared.record(server: client.config.server.baseURL, database: db, id: id, rev: rev)
