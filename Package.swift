@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"],
                     exclude: ["Fixtures/capture.sh"]),
         .testTarget(name: "MongoDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),
-        .testTarget(name: "CouchDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector"]),
+        .testTarget(name: "CouchDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector", "SQLiteSupport"]),
         // Runs the built `deltabridge` binary on temporary pipeline files against real stores.
         .testTarget(name: "EndToEndTests", dependencies: ["DeltaBridgeCLI", "SQLiteSupport"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),

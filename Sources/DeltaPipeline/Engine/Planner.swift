@@ -134,6 +134,10 @@ struct Planner {
             let winner = after.attributes[name]
             let held = observed[name]
             guard winner?.value != held, let winner else { continue }
+            // A store that reports null for an attribute the ledger has removed already holds
+            // nothing: a column cannot be absent (without this, removing a CouchDB or MongoDB
+            // member would be written back to a SQL store's echo forever).
+            if winner.value == nil && held == .null { continue }
             let storeName = storeMapping.storeName(name)
             if let v = winner.value { set[storeName] = v } else { unset.append(storeName) }
             expected[storeName] = held
