@@ -19,9 +19,19 @@ struct MongoURL: Sendable {
     }
 }
 
-/// libmongoc's process-wide initialisation, done once before the first client.
+/// libmongoc's process-wide initialisation, done once before the first client: its log goes to
+/// standard error for warnings and worse only (its default handler also prints debug messages,
+/// such as every failed speculative authentication).
 enum MongoClientLibrary {
-    private static let once: Void = { mongoc_init() }()
+    private static let once: Void = {
+        mongoc_init()
+        mongoc_log_set_handler({ level, domain, message, _ in
+            guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
+            let line = "deltabridge: warning: libmongoc \(domain.map { String(cString: $0) } ?? ""): \(String(cString: message))\n"
+            var bytes = Array(line.utf8)
+            _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        }, nil)
+    }()
 
     static func initialize() { _ = once }
 }
