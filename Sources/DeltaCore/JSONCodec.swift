@@ -38,7 +38,12 @@ public enum JSONCodec {
     /// `0.1000000000000000000001` stay exact). Duplicate object keys keep the last value.
     /// Nesting deeper than ``maximumDepth`` is an error.
     public static func parse(_ text: String) throws(ParseError) -> Value {
-        var p = Parser(bytes: Array(text.utf8))
+        try parse(bytes: Array(text.utf8))
+    }
+
+    /// Parses one JSON text given as UTF-8 bytes (an HTTP body), by the same rules.
+    public static func parse(bytes: [UInt8]) throws(ParseError) -> Value {
+        var p = Parser(bytes: bytes)
         p.skipWhitespace()
         let v = try p.value(depth: 0)
         p.skipWhitespace()

@@ -17,7 +17,7 @@ import Testing
         """
 
     @Test func aChangesPageKeepsSeqsVerbatimAndListsEveryLeaf() throws {
-        let page = try CouchDBChangesPage(CouchDBJSON.parse(Self.changes), database: "db")
+        let page = try CouchDBChangesPage(JSONCodec.parse(Self.changes), database: "db")
         #expect(page.rows.map(\.id) == ["a", "b", "c"])
         #expect(page.rows[0].seq.hasPrefix("1-g1AAAABPeJzLYWBgYMxgTmEQTM4v") && page.rows[0].seq.hasSuffix("ExwUWg"))
         #expect(page.lastSeq == page.rows[2].seq)
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func documentsMapToAttributesWithoutMetadataAndWithExactNumbers() throws {
-        let page = try CouchDBChangesPage(CouchDBJSON.parse(Self.changes), database: "db")
+        let page = try CouchDBChangesPage(JSONCodec.parse(Self.changes), database: "db")
         let spec = CollectionSpec(name: "db", keyAttributes: ["_id"])
         let a = CouchDBValueMapping.attributes(of: page.rows[0].doc!, id: "a", spec: spec)
         #expect(a == ["_id": .string("a"), "x": .int(1), "n": .object(["b": .array([.int(1), .double(2.5), .string("é")])]),
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func couchDB1NumericSeqsAndPositionsRoundTrip() throws {
-        let page = try CouchDBChangesPage(CouchDBJSON.parse(#"{"results":[{"seq":12,"id":"x","changes":[{"rev":"1-a"}]}],"last_seq":12}"#), database: "old")
+        let page = try CouchDBChangesPage(JSONCodec.parse(#"{"results":[{"seq":12,"id":"x","changes":[{"rev":"1-a"}]}],"last_seq":12}"#), database: "old")
         #expect(page.rows.first?.seq == "12")
         #expect(page.lastSeq == "12")
         #expect(page.pending == nil)

@@ -105,7 +105,7 @@ import Testing
             var row = [String: Value]()
             if !s.isNull(1) { row["x"] = .string(s.text(1)) }
             if !s.isNull(2) { row["y"] = .int(s.int64(2)) }
-            if !s.isNull(3) { row["j"] = try CouchDBJSON.parse(s.text(3)) }
+            if !s.isNull(3) { row["j"] = try JSONCodec.parse(s.text(3)) }
             liteRows[s.int64(0)] = row
         }
         var couchRows = [Int64: [String: Value]]()

@@ -11,7 +11,7 @@ struct CouchDBResponse: Sendable {
     func json() throws -> Value {
         if body.isEmpty { return .null }
         do {
-            return try CouchDBJSON.parse(bytes: body)
+            return try JSONCodec.parse(bytes: body)
         } catch {
             throw ConnectorError(.transient, "CouchDB answered HTTP \(status) with a body that is not JSON (\(error))")
         }
@@ -19,7 +19,7 @@ struct CouchDBResponse: Sendable {
 
     /// CouchDB's `{"error","reason"}` as `error: reason`, or the raw body's start.
     var errorText: String {
-        if case let .object(o)? = try? CouchDBJSON.parse(bytes: body), case let .string(e)? = o["error"] {
+        if case let .object(o)? = try? JSONCodec.parse(bytes: body), case let .string(e)? = o["error"] {
             if case let .string(r)? = o["reason"] { return "\(e): \(r)" }
             return e
         }
@@ -118,7 +118,7 @@ final class CouchDBHTTP: @unchecked Sendable {
         var payload: [UInt8] = []
         if let body {
             do {
-                payload = Array(try CouchDBJSON.serialize(body).utf8)
+                payload = Array(try JSONCodec.serialize(body).utf8)
             } catch {
                 throw ConnectorError(.permanent, "a request to CouchDB could not be encoded as JSON: \(error)")
             }

@@ -14,7 +14,7 @@ struct CouchDBPosition: Sendable, Equatable {
     /// Parses a position written by ``text``; an empty text is the start of every feed.
     init(_ text: String, store: String) throws {
         if text.isEmpty { self.init(); return }
-        guard case let .object(o)? = try? CouchDBJSON.parse(text) else {
+        guard case let .object(o)? = try? JSONCodec.parse(text) else {
             throw ConnectorError(.positionLost, "CouchDB store '\(store)': the saved position '\(text)' is not a CouchDB position — run `deltabridge resync <pipeline file> --flow <flow>` to take a new snapshot")
         }
         var seqs = [String: String]()
@@ -25,6 +25,6 @@ struct CouchDBPosition: Sendable, Equatable {
     func seq(_ database: String) -> String { seqs[database] ?? "0" }
 
     var text: String {
-        (try? CouchDBJSON.serialize(.object(seqs.mapValues { .string($0) }))) ?? "{}"
+        (try? JSONCodec.serialize(.object(seqs.mapValues { .string($0) }))) ?? "{}"
     }
 }
