@@ -61,15 +61,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Helpers every connector's tests share (timeouts, snapshot reading).
+        .target(name: "ConnectorTestSupport", dependencies: ["DeltaCore", "DeltaConnector"], path: "Tests/ConnectorTestSupport"),
         .testTarget(name: "DeltaCoreTests", dependencies: ["DeltaCore"]),
         .testTarget(name: "DeltaPipelineTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaLedger", "DeltaPipeline"]),
-        .testTarget(name: "SQLiteConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
-        .testTarget(name: "PostgresConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "DeltaLedger", "SQLiteConnector"],
+        .testTarget(name: "SQLiteConnectorTests", dependencies: ["ConnectorTestSupport", "DeltaCore", "DeltaConnector", "SQLiteSupport", "SQLiteConnector"]),
+        .testTarget(name: "PostgresConnectorTests", dependencies: ["ConnectorTestSupport", "DeltaCore", "DeltaConnector", "PostgresConnector", "DeltaPipeline", "DeltaLedger", "SQLiteConnector"],
                     exclude: ["Fixtures/capture.sh"]),
-        .testTarget(name: "MariaDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"],
+        .testTarget(name: "MariaDBConnectorTests", dependencies: ["ConnectorTestSupport", "DeltaCore", "DeltaConnector", "DeltaPipeline", "MariaDBConnector", "SQLiteConnector", "PostgresConnector"],
                     exclude: ["Fixtures/capture.sh"]),
-        .testTarget(name: "MongoDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),
-        .testTarget(name: "CouchDBConnectorTests", dependencies: ["DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector", "SQLiteSupport"]),
+        .testTarget(name: "MongoDBConnectorTests", dependencies: ["ConnectorTestSupport", "DeltaCore", "DeltaConnector", "DeltaPipeline", "MongoDBConnector", "SQLiteConnector", "PostgresConnector"]),
+        .testTarget(name: "CouchDBConnectorTests", dependencies: ["ConnectorTestSupport", "DeltaCore", "DeltaConnector", "DeltaPipeline", "CouchDBConnector", "SQLiteConnector", "PostgresConnector", "SQLiteSupport"]),
         // Runs the built `deltabridge` binary on temporary pipeline files against real stores.
         .testTarget(name: "EndToEndTests", dependencies: ["DeltaBridgeCLI", "SQLiteSupport"]),
         .testTarget(name: "DeltaLedgerTests", dependencies: ["DeltaCore", "DeltaLedger", "SQLiteSupport", "LedgerCrashChild"]),

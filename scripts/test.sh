@@ -33,7 +33,39 @@ start_couchdb
 echo "[test] swift build --build-tests"
 swift build --build-tests
 
-echo "[test] swift test $*"
 rc=0
-swift test "$@" </dev/null || rc=$?
+if [ "$#" -gt 0 ]; then
+    echo "[test] swift test $*"
+    swift test --skip-build "$@" </dev/null || rc=$?
+    exit "$rc"
+fi
+
+# The whole suite: one test target after another (tests inside a target run in parallel).
+# Run all at once, the integration suites of five servers share two cores, and their hang
+# guards fire on a loaded machine; one target at a time keeps each suite's timing honest.
+targets=(DeltaCoreTests DeltaLedgerTests DeltaPipelineTests SQLiteConnectorTests PostgresConnectorTests
+         MariaDBConnectorTests MongoDBConnectorTests CouchDBConnectorTests EndToEndTests)
+failed=()
+total=0
+for target in "${targets[@]}"; do
+    echo "[test] swift test --filter '^$target\.'"
+    log="$(mktemp)"
+    t0="$EPOCHREALTIME"
+    trc=0
+    swift test --skip-build --filter "^$target\." </dev/null 2>&1 | tee "$log" || trc=$?
+    n="$(grep -Eo 'Test run with [0-9]+ test' "$log" | grep -Eo '[0-9]+' | tail -1 || true)"
+    rm -f "$log"
+    if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+        echo "[test] $target ran no test — a renamed target or a broken filter; failing" >&2
+        trc=1
+    fi
+    total=$((total + ${n:-0}))
+    printf '[test] %s: %s tests, exit %d, %s s\n' "$target" "${n:-0}" "$trc" "$(_srv_elapsed "$t0")"
+    if [ "$trc" -ne 0 ]; then failed+=("$target"); rc=1; fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "[test] FAILED: ${failed[*]} ($total tests ran)"
+else
+    echo "[test] all ${#targets[@]} test targets passed ($total tests)"
+fi
 exit "$rc"

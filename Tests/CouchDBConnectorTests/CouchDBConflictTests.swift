@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -57,7 +58,7 @@ import Testing
         try makeConflict(db, "s")
         let source = CouchDBSource(config: try db.config())
         let reader = try await source.beginSnapshot(of: [db.spec])
-        let rows = try await readCouchSnapshot(reader, db.spec, limit: 10)
+        let rows = try await readSnapshot(reader, db.spec, limit: 10)
         #expect(rows.map(\.attributes) == [["_id": .string("s"), "x": .int(2), "y": .int(2), "both": .string("from c")]])
         #expect(try db.get("s")?["_conflicts"] == nil)
     }
@@ -70,7 +71,7 @@ import Testing
         config.resolveConflicts = false
         let source = CouchDBSource(config: config)
         let reader = try await source.beginSnapshot(of: [db.spec])
-        let rows = try await readCouchSnapshot(reader, db.spec, limit: 10)
+        let rows = try await readSnapshot(reader, db.spec, limit: 10)
         #expect(rows.first?.attributes["x"] == .int(1))
         #expect(try db.get("off")?["_conflicts"] != nil)
     }

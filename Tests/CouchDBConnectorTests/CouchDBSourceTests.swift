@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -25,7 +26,7 @@ import Testing
         try db.put("_design/views", ["language": .string("javascript")])
         let source = CouchDBSource(config: try db.config())
         let reader = try await source.beginSnapshot(of: [db.spec])
-        let rows = try await readCouchSnapshot(reader, db.spec, limit: 1)
+        let rows = try await readSnapshot(reader, db.spec, limit: 1)
         await reader.close()
         #expect(rows.count == 2, "the design document is skipped")
         var expected = Self.rich
@@ -60,7 +61,7 @@ import Testing
         let spec = CollectionSpec(name: db.name, keyAttributes: ["id"])
         let source = CouchDBSource(config: try db.config())
         let reader = try await source.beginSnapshot(of: [spec])
-        let rows = try await readCouchSnapshot(reader, spec, limit: 10)
+        let rows = try await readSnapshot(reader, spec, limit: 10)
         #expect(rows.map(\.attributes) == [["id": .int(7), "name": .string("seven")]])
         try db.delete("7")
         let changes = try await drainCouchChanges(source, [spec], after: reader.position).changes

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import DeltaPipeline
@@ -133,36 +134,6 @@ func drainCouchChanges(_ source: CouchDBSource, _ specs: [CollectionSpec], after
     return (changes, last)
 }
 
-/// Reads a whole snapshot in chunks of `limit`.
-func readCouchSnapshot(_ reader: any SnapshotReader, _ spec: CollectionSpec, limit: Int) async throws -> [RowChange] {
-    var rows: [RowChange] = []
-    var cursor: String?
-    repeat {
-        let chunk = try await reader.read(spec, after: cursor, limit: limit)
-        rows += chunk.rows
-        cursor = chunk.cursor
-    } while cursor != nil
-    return rows
-}
-
-struct CouchTimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Runs `body`, failing after `seconds` (a guard against hangs, never a wait).
-func withCouchTimeout<T: Sendable>(_ seconds: Double = 60, _ what: String = "the operation", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw CouchTimedOut(what: what)
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
 /// Polls `condition` every 50 ms until it holds, failing after `seconds`.
 func awaitCouch(_ what: String, seconds: Double = 30, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
@@ -170,7 +141,7 @@ func awaitCouch(_ what: String, seconds: Double = 30, _ condition: @escaping @Se
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(50))
     }
-    throw CouchTimedOut(what: what)
+    throw TimedOut(what: what)
 }
 
 /// A private CouchDB stand-in started by a test as its own child process (for restarts), on a
@@ -212,12 +183,12 @@ final class PrivateCouchStandin: @unchecked Sendable {
         let handle = out.fileHandleForReading
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = handle.availableData
-            if chunk.isEmpty { throw CouchTimedOut(what: "the stand-in's ready line") }
+            if chunk.isEmpty { throw TimedOut(what: "the stand-in's ready line") }
             line += chunk
         }
         let text = String(decoding: line, as: UTF8.self)
         guard let r = text.range(of: "127.0.0.1:"), let end = text[r.upperBound...].firstIndex(of: "/"),
-              let n = Int(text[r.upperBound..<end]) else { throw CouchTimedOut(what: "the stand-in's port in '\(text)'") }
+              let n = Int(text[r.upperBound..<end]) else { throw TimedOut(what: "the stand-in's port in '\(text)'") }
         port = n
     }
 
@@ -290,4 +261,9 @@ final class CouchPGDatabase: @unchecked Sendable {
             _ = try? admin.exec("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE $1", ["%" + suffix])
         }
     }
+}
+
+/// The shared guard with this suite's default time.
+func withCouchTimeout<T: Sendable>(_ seconds: Double = 60, _ what: String = "the operation", _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withTimeout(seconds, what: what, body)
 }

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -37,7 +38,7 @@ import Testing
         let source = MariaDBSource(config: db.config())
         let streamed = try await withMariaDBTimeout { try await drainMariaDB(source, [spec], after: start) }.changes
         let reader = try await source.beginSnapshot(of: [spec])
-        let snapshot = try await readMariaDBSnapshot(reader, spec, limit: 2)
+        let snapshot = try await readSnapshot(reader, spec, limit: 2)
         await reader.close()
         try #require(streamed.count == 3)
         try #require(snapshot.count == 3)
@@ -68,7 +69,7 @@ import Testing
         try db.exec("INSERT INTO items VALUES (51, 'late')")
         try db.exec("UPDATE items SET name = 'changed' WHERE id = 1")
         try db.exec("DELETE FROM items WHERE id = 2")
-        let rows = try await readMariaDBSnapshot(reader, spec, limit: 7)
+        let rows = try await readSnapshot(reader, spec, limit: 7)
         #expect(try await reader.estimatedCount(spec) != nil)
         await reader.close()
         #expect(rows.count == 50)
@@ -200,7 +201,7 @@ import Testing
         // Without a value the binlog's whole-second time stays.
         #expect((streamed.last?.commitTime ?? 1) % 1_000_000 == 0)
         let reader = try await source.beginSnapshot(of: [spec])
-        let rows = try await readMariaDBSnapshot(reader, spec, limit: 10)
+        let rows = try await readSnapshot(reader, spec, limit: 10)
         await reader.close()
         #expect(rows.first?.commitTime == Timestamps.parseISO8601("2024-02-29T13:45:56.123456Z"))
     }

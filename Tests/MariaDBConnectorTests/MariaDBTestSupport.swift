@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import DeltaPipeline
@@ -100,35 +101,6 @@ func drainMariaDB(_ source: MariaDBSource, _ specs: [CollectionSpec], after posi
     return (changes, last)
 }
 
-/// Reads a whole snapshot in chunks of `limit`.
-func readMariaDBSnapshot(_ reader: any SnapshotReader, _ spec: CollectionSpec, limit: Int) async throws -> [RowChange] {
-    var rows: [RowChange] = []
-    var cursor: String?
-    repeat {
-        let chunk = try await reader.read(spec, after: cursor, limit: limit)
-        rows += chunk.rows
-        cursor = chunk.cursor
-    } while cursor != nil
-    return rows
-}
-
-struct MariaDBTimedOut: Error, CustomStringConvertible {
-    var description: String { "timed out" }
-}
-
-/// Runs `body`, failing after `seconds` (a guard against hangs, never a wait).
-func withMariaDBTimeout<T: Sendable>(_ seconds: Double = 60, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw MariaDBTimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
 /// Polls `condition` until it holds (a deadline only guards against hangs).
 func eventually(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
@@ -136,14 +108,7 @@ func eventually(_ what: String, timeout: Double = 30, _ condition: () throws -> 
         if try condition() { return }
         try await Task.sleep(for: .milliseconds(100))
     }
-    throw MariaDBTimedOut.Condition(what: what)
-}
-
-extension MariaDBTimedOut {
-    struct Condition: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "timed out waiting until \(what)" }
-    }
+    throw TimedOut(what: what)
 }
 
 /// Builds and runs pipelines from YAML text with the SQLite, PostgreSQL and MariaDB connectors.
@@ -161,4 +126,9 @@ enum MariaDBPipeline {
         logger.logLevel = .critical
         return try PipelineEngine(config: config, registry: registry(warn: warn), logger: logger)
     }
+}
+
+/// The shared guard with this suite's default time.
+func withMariaDBTimeout<T: Sendable>(_ seconds: Double = 60, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withTimeout(seconds, body)
 }

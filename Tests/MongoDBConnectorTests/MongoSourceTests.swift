@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Testing
@@ -15,7 +16,7 @@ import Testing
         let reader = try await source.beginSnapshot(of: [spec])
         // Written after the snapshot's start time: must come through the stream.
         try db.insert("people", [BSONDocument(["_id": .int32(100), "name": .string("late")])])
-        let rows = try await readMongoSnapshot(reader, spec, limit: 7)
+        let rows = try await readSnapshot(reader, spec, limit: 7)
         let position = reader.position
         #expect(try await reader.estimatedCount(spec) == 26)
         await reader.close()
@@ -67,7 +68,7 @@ import Testing
         let source = MongoSource(config: db.config(nesting: .paths))
         try db.insert("people", [BSONDocument(["_id": .int32(1), "sub": .document(BSONDocument(["k": .int32(1), "l": .int32(2)]))])])
         let reader = try await source.beginSnapshot(of: [spec])
-        let rows = try await readMongoSnapshot(reader, spec, limit: 10)
+        let rows = try await readSnapshot(reader, spec, limit: 10)
         let start = reader.position
         await reader.close()
         #expect(rows.first?.attributes == ["_id": .int(1), "sub.k": .int(1), "sub.l": .int(2)])

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import DeltaPipeline
@@ -147,35 +148,6 @@ func drainMongo(_ source: MongoSource, _ specs: [CollectionSpec], after position
     }
 }
 
-/// Reads a whole snapshot in chunks of `limit`.
-func readMongoSnapshot(_ reader: any SnapshotReader, _ spec: CollectionSpec, limit: Int) async throws -> [RowChange] {
-    var rows: [RowChange] = []
-    var cursor: String?
-    repeat {
-        let chunk = try await reader.read(spec, after: cursor, limit: limit)
-        rows += chunk.rows
-        cursor = chunk.cursor
-    } while cursor != nil
-    return rows
-}
-
-struct MongoTimedOut: Error, CustomStringConvertible {
-    var description: String { "timed out" }
-}
-
-/// Runs `body`, failing after `seconds` (a guard against hangs, never a wait).
-func withMongoTimeout<T: Sendable>(_ seconds: Double = 180, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw MongoTimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
 /// Polls `condition` every 50 ms until it holds, failing after `timeout` seconds.
 func awaitCondition(_ what: String, timeout: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
@@ -190,4 +162,9 @@ extension BSONDocument {
     init(_ pairs: KeyValuePairs<String, BSONValue>) {
         self.init(pairs.map { ($0.key, $0.value) })
     }
+}
+
+/// The shared guard with this suite's default time.
+func withMongoTimeout<T: Sendable>(_ seconds: Double = 180, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withTimeout(seconds, body)
 }

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import DeltaPipeline
@@ -149,31 +150,7 @@ func drainChanges(_ source: PostgresSource, _ specs: [CollectionSpec], after pos
     return (changes, last, batches)
 }
 
-/// Reads a whole snapshot in chunks of `limit`.
-func readSnapshot(_ reader: any SnapshotReader, _ spec: CollectionSpec, limit: Int) async throws -> [RowChange] {
-    var rows: [RowChange] = []
-    var cursor: String?
-    repeat {
-        let chunk = try await reader.read(spec, after: cursor, limit: limit)
-        rows += chunk.rows
-        cursor = chunk.cursor
-    } while cursor != nil
-    return rows
-}
-
-struct PGTimedOut: Error, CustomStringConvertible {
-    var description: String { "timed out" }
-}
-
-/// Runs `body`, failing after `seconds` (a guard against hangs, never a wait).
+/// The shared guard with this suite's default time.
 func withPGTimeout<T: Sendable>(_ seconds: Double = 60, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw PGTimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
+    try await withTimeout(seconds, body)
 }

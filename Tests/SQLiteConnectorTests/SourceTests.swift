@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -40,23 +41,6 @@ struct TestDatabase {
 
     func source(_ name: StoreID = "lite") -> SQLiteSource { SQLiteSource(store: name, path: path) }
     func sink(_ name: StoreID = "lite") -> SQLiteSink { SQLiteSink(store: name, path: path) }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String { "timed out" }
-}
-
-/// Runs `body`, failing with ``TimedOut`` after `seconds` (a failure guard only, never a wait).
-func withTimeout<T: Sendable>(_ seconds: Double = 20, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
 }
 
 /// All batches of a non-following stream after `position`.
