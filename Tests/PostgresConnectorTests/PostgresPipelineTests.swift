@@ -424,7 +424,10 @@ import Testing
         let engine = try PGPipeline.engine(config)
         let task = Task { try await engine.run() }
         let before = try #require(try db.scalar("SELECT pg_current_wal_lsn()").flatMap { LSN($0) })
-        for i in 1...3 { try db.exec("INSERT INTO t VALUES ($1, 'v')", ["\(i)"]) }
+        for i in 1...2 { try db.exec("INSERT INTO t VALUES ($1, 'v')", ["\(i)"]) }
+        // A WAL position inside the last insert's transaction: a slot confirmed at or past it has
+        // confirmed that transaction's commit (other databases' WAL may follow it).
+        let afterInserts = try #require(try db.scalar("WITH i AS (INSERT INTO t VALUES (3, 'v') RETURNING 1) SELECT pg_current_wal_insert_lsn() FROM i").flatMap { LSN($0) })
         func count() throws -> Int64 {
             let s = try lite.prepare("SELECT count(*) FROM t")
             defer { s.reset() }
@@ -438,15 +441,15 @@ import Testing
         }
         #expect(try count() == 3)
         // The slot is told a position only after the engine checkpointed it (the stream's next
-        // pull); wait for that while the daemon runs, then stop it.
+        // pull); wait until it has confirmed the last insert's commit while the daemon runs.
         let slot = PostgresStoreConfig(store: StoreID(pg), url: db.url).slot
         var confirmed = LSN.invalid
-        for _ in 0..<600 {
+        for _ in 0..<1500 {
             confirmed = try db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]).flatMap { LSN($0) } ?? .invalid
-            if confirmed > before { break }
+            if confirmed >= afterInserts { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(confirmed > before)
+        #expect(confirmed >= afterInserts && confirmed > before)
         let ledger = try SQLiteLedger(path: config.ledgerPath)
         #expect(try ledger.checkpoints(pipeline: "daemon").map(\.appliedEvents).reduce(0, +) >= 3, "confirmed before the ledger checkpoint")
         task.cancel()
