@@ -1,4 +1,7 @@
 import CMongoC
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A checked MongoDB connection string: what libmongoc made of it, and its database path.
 ///
@@ -21,16 +24,20 @@ struct MongoURL: Sendable {
 
 /// libmongoc's process-wide initialisation, done once before the first client: its log goes to
 /// standard error for warnings and worse only (its default handler also prints debug messages,
-/// such as every failed speculative authentication).
+/// such as every failed speculative authentication), and it keeps no shared-memory counters.
 enum MongoClientLibrary {
     private static let once: Void = {
-        mongoc_init()
+        // Performance counters in shared memory are for mongoc's own tooling; without them
+        // mongoc_init does not warn "Falling back to malloc for counters" where /dev/shm is
+        // unavailable (which would break the one-line errors of the CLI).
+        setenv("MONGOC_DISABLE_SHM", "1", 0)
         mongoc_log_set_handler({ level, domain, message, _ in
             guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
             let line = "deltabridge: warning: libmongoc \(domain.map { String(cString: $0) } ?? ""): \(String(cString: message))\n"
             var bytes = Array(line.utf8)
             _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
         }, nil)
+        mongoc_init()
     }()
 
     static func initialize() { _ = once }
