@@ -8,7 +8,7 @@ import Testing
 /// CouchDB's own conflicts (several live leaves, as replication or offline edits leave them):
 /// the source merges the leaves attribute by attribute, writes the result on the winning branch
 /// and deletes the losers.
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBConflictTests {
+@Suite struct CouchDBConflictTests {
     static let base = "1-" + String(repeating: "a", count: 32)
 
     /// Grafts a document with two branches from one common revision: each branch edits a

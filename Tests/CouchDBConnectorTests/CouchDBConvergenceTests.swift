@@ -12,7 +12,7 @@ import Testing
 ///
 /// Seeds: fixed ones and one fresh one per run; `DELTABRIDGE_SEED=n` runs only seed n. A failure
 /// prints the seed and every operation the test made.
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBConvergenceTests {
+@Suite struct CouchDBConvergenceTests {
     static var seeds: [UInt64] {
         if let text = ProcessInfo.processInfo.environment["DELTABRIDGE_SEED"], let seed = UInt64(text) { return [seed] }
         return [3, 0xC0FFEE, UInt64(Date().timeIntervalSince1970 * 1000) & 0xFFFF_FFFF]

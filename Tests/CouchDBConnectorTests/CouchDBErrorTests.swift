@@ -6,7 +6,7 @@ import Testing
 
 /// Bad input gives one clear line naming the fix: wrong credentials, an unreachable server, a
 /// missing database, bad settings.
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBErrorTests {
+@Suite struct CouchDBErrorTests {
     @Test func wrongCredentialsAreAPermanentErrorNamingTheFix() async throws {
         let db = try CouchDBTestDatabase()
         defer { db.drop() }

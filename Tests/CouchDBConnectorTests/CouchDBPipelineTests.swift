@@ -8,7 +8,7 @@ import Testing
 
 /// The CouchDB connector driven by the engine with PostgreSQL and SQLite on the other side,
 /// against real servers (DELTABRIDGE_COUCHDB_URL, DELTABRIDGE_PG_URL).
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBPipelineTests {
+@Suite struct CouchDBPipelineTests {
     static let peopleDDL = "CREATE TABLE people (id int PRIMARY KEY, name text, city text, score float8, active bool, profile jsonb)"
 
     static func twoWay(_ dir: CouchDBTemporaryDirectory, couch: CouchDBTestDatabase, pg: CouchPGDatabase) -> String {

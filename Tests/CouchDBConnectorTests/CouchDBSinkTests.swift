@@ -6,7 +6,7 @@ import Testing
 
 /// The CouchDB sink against a real server: creates, partial updates, replaces, deletes, guards
 /// (rule 8), no-op writes, refused values, and `conflict` answers resolved by re-reading.
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBSinkTests {
+@Suite struct CouchDBSinkTests {
     func patch(_ db: CouchDBTestDatabase, _ id: String, _ action: DocumentPatch.Action, expected: [String: Value?]? = nil) -> DocumentPatch {
         DocumentPatch(collection: db.name, key: ["_id": .string(id)], action: action, expected: expected)
     }

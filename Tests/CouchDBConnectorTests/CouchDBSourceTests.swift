@@ -7,7 +7,7 @@ import Testing
 
 /// The CouchDB source against a real server (DELTABRIDGE_COUCHDB_URL): snapshot, hand-off to the
 /// `_changes` feed, value decoding, deletes, design documents, echoes, the open feed.
-@Suite(.enabled(if: CouchDBTestServer.enabled)) struct CouchDBSourceTests {
+@Suite struct CouchDBSourceTests {
     static let rich: [String: Value] = [
         "name": .string("Zoë ✓ 😀 \"quoted\""),
         "count": .int(9_007_199_254_740_993),

@@ -18,9 +18,6 @@ enum CouchDBTestServer {
         }
     }
 
-    /// False only when the user explicitly asked to skip CouchDB (`DELTABRIDGE_SKIP_COUCHDB=1`).
-    static var enabled: Bool { ProcessInfo.processInfo.environment["DELTABRIDGE_SKIP_COUCHDB"] != "1" }
-
     static func url() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["DELTABRIDGE_COUCHDB_URL"], !url.isEmpty else { throw Missing() }
         return url

@@ -8,7 +8,7 @@ import Testing
 /// The `deltabridge` binary with a CouchDB store (DELTABRIDGE_COUCHDB_URL; the test command starts
 /// the stand-in): one-way into SQLite, two-way with conflicting edits, echo suppression, `kill -9`
 /// and resume, wrong credentials.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["DELTABRIDGE_SKIP_COUCHDB"] != "1"))
+@Suite
 struct CouchDBEndToEndTests {
     static let schema = "CREATE TABLE IF NOT EXISTS people(id TEXT PRIMARY KEY, name TEXT, city TEXT, n INTEGER, prefs TEXT)"
 
