@@ -11,6 +11,9 @@ public protocol Ledger: AnyObject, Sendable {
     /// The current state of each document (``DocumentState/unknown`` for never-seen keys).
     func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState]
 
+    /// ``states(_:_:)`` aligned with `keys`, which must be distinct: one state per key, in order.
+    func stateList(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentState]
+
     /// Atomically merges the batch's deltas and stores its write records, checkpoints and dead
     /// letters. Returns the merge outcome of every document the batch touched (none for the
     /// documents whose merged state the batch carries in `mergedStates`).
@@ -35,6 +38,12 @@ public protocol Ledger: AnyObject, Sendable {
     /// The last image `store` reported of each document (see ``StoreImage``); absent keys have none.
     func images(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: [AttributeName: Value]]
 
+    /// ``images(store:_:_:)`` aligned with `keys`, which must be distinct (nil: no image).
+    func imageList(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [[AttributeName: Value]?]
+
+    /// ``writes(store:_:_:)`` of several documents, aligned with `refs`.
+    func writeList(store: StoreID, _ refs: [DocumentRef]) throws -> [[AttributeName: AttributeState]]
+
     /// Dead letters, newest first.
     func deadLetters(pipeline: String?, limit: Int) throws -> [DeadLetter]
 
@@ -48,6 +57,22 @@ public protocol Ledger: AnyObject, Sendable {
 
     /// Counts for status displays.
     func statistics() throws -> LedgerStatistics
+}
+
+extension Ledger {
+    public func stateList(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentState] {
+        let states = try self.states(namespace, keys)
+        return keys.map { states[$0] ?? DocumentState() }
+    }
+
+    public func imageList(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [[AttributeName: Value]?] {
+        let images = try self.images(store: store, namespace, keys)
+        return keys.map { images[$0] }
+    }
+
+    public func writeList(store: StoreID, _ refs: [DocumentRef]) throws -> [[AttributeName: AttributeState]] {
+        try refs.map { try writes(store: store, $0.namespace, $0.key) }
+    }
 }
 
 /// Identifies one document across namespaces: the key of ``Ledger/commit(_:)``'s outcomes.

@@ -14,10 +14,10 @@ public struct LedgerBatch: Sendable {
     /// The last image each source store reported of a document (nil: deleted there).
     public var images: [StoreImage] = []
     /// The states the writer already merged `deltas` into, starting from the states it read from
-    /// this ledger under its single-writer lock; when set (for every document with deltas), the
-    /// ledger stores them as they are instead of reading and merging again, and `commit` returns
-    /// no outcomes. Nil: the ledger merges.
-    public var mergedStates: [DocumentRef: DocumentState]?
+    /// this ledger under its single-writer lock; when set (one entry for every document with
+    /// deltas), the ledger stores them as they are instead of reading and merging again, keeps
+    /// `deltas` only as history, and `commit` returns no outcomes. Nil: the ledger merges.
+    public var mergedDocuments: [MergedDocument]?
 
     public init(deltas: [Delta] = [], writes: [WriteRecord] = [], checkpoints: [Checkpoint] = [], deadLetters: [DeadLetter] = [],
                 images: [StoreImage] = []) {
@@ -29,6 +29,17 @@ public struct LedgerBatch: Sendable {
     }
 
     public var isEmpty: Bool { deltas.isEmpty && writes.isEmpty && checkpoints.isEmpty && deadLetters.isEmpty && images.isEmpty }
+}
+
+/// A document's state after a batch, as its writer merged it (see ``LedgerBatch/mergedDocuments``).
+public struct MergedDocument: Sendable {
+    public var ref: DocumentRef
+    public var state: DocumentState
+
+    public init(ref: DocumentRef, state: DocumentState) {
+        self.ref = ref
+        self.state = state
+    }
 }
 
 /// What one store last reported of a document, in its log order: the baseline its next change

@@ -51,12 +51,26 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState] {
         try connection.withLock { c in
-            var out = [DocumentKey: DocumentState](minimumCapacity: keys.count)
-            for key in keys where out[key] == nil {
-                out[key] = try c.load(namespace, key)
+            try c.db.readTransaction {
+                var out = [DocumentKey: DocumentState](minimumCapacity: keys.count)
+                for key in keys where out[key] == nil {
+                    out[key] = try c.load(namespace, key)
+                }
+                return out
             }
-            return out
         }
+    }
+
+    public func stateList(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentState] {
+        try connection.withLock { c in try c.db.readTransaction { try keys.map { try c.load(namespace, $0) } } }
+    }
+
+    public func imageList(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [[AttributeName: Value]?] {
+        try connection.withLock { c in try c.db.readTransaction { try keys.map { try c.loadImage(store: store, namespace, $0) } } }
+    }
+
+    public func writeList(store: StoreID, _ refs: [DocumentRef]) throws -> [[AttributeName: AttributeState]] {
+        try connection.withLock { c in try c.db.readTransaction { try refs.map { try c.loadWrites(store: store, $0.namespace, $0.key) } } }
     }
 
     @discardableResult

@@ -103,6 +103,16 @@ extension SQLiteLedger {
         }
 
         func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome] {
+            if let merged = batch.mergedDocuments {
+                return try db.transaction {
+                    for document in merged { try storeDocument(document.ref, document.state) }
+                    if keepHistory {
+                        for d in batch.deltas { try storeHistory(d) }
+                    }
+                    try storeRest(batch)
+                    return [:]
+                }
+            }
             // Group by document, keeping first-seen order so the work is deterministic.
             var order = [DocumentRef]()
             var groups = [[Delta]]()
@@ -121,13 +131,6 @@ extension SQLiteLedger {
                 var outcomes = [DocumentRef: Merge.Outcome](minimumCapacity: order.count)
                 for (i, ref) in order.enumerated() {
                     let deltas = groups[i]
-                    if let merged = batch.mergedStates?[ref] {
-                        try storeDocument(ref, merged)
-                        if keepHistory {
-                            for d in deltas { try storeHistory(d) }
-                        }
-                        continue
-                    }
                     var state = try load(ref.namespace, ref.key)
                     let outcome = Merge.merge(deltas, into: &state)
                     outcomes[ref] = outcome
@@ -138,21 +141,26 @@ extension SQLiteLedger {
                         for d in deltas { try storeHistory(d) }
                     }
                 }
-                for w in batch.writes { try storeWrite(w) }
-                for i in batch.images {
-                    if let image = i.image {
-                        try upsertImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical),
-                                             .blob(ValueEncoding.encode(.object(image)))])
-                    } else {
-                        try deleteImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical)])
-                    }
-                }
-                for c in batch.checkpoints { try storeCheckpoint(c) }
-                for d in batch.deadLetters {
-                    try insertDeadLetter.run([.text(d.pipeline), .text(d.flow), .text(d.store), .text(d.namespace), .text(d.key),
-                                              .text(d.reason), .text(d.payload), .int(d.createdAt)])
-                }
+                try storeRest(batch)
                 return outcomes
+            }
+        }
+
+        /// Stores everything of a batch but its deltas.
+        private func storeRest(_ batch: LedgerBatch) throws {
+            for w in batch.writes { try storeWrite(w) }
+            for i in batch.images {
+                if let image = i.image {
+                    try upsertImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical),
+                                         .blob(ValueEncoding.encode(.object(image)))])
+                } else {
+                    try deleteImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical)])
+                }
+            }
+            for c in batch.checkpoints { try storeCheckpoint(c) }
+            for d in batch.deadLetters {
+                try insertDeadLetter.run([.text(d.pipeline), .text(d.flow), .text(d.store), .text(d.namespace), .text(d.key),
+                                          .text(d.reason), .text(d.payload), .int(d.createdAt)])
             }
         }
 

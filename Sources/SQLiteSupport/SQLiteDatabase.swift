@@ -71,6 +71,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in one read transaction (`BEGIN … COMMIT`), so that its statements see one
+    /// snapshot and take the database's read lock once instead of once each.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        guard !isInTransaction else { return try body() }
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Runs a query and returns the first column of the first row as text (PRAGMA values, counts).
     public func scalarText(_ sql: String) throws -> String? {
         let statement = try prepare(sql)

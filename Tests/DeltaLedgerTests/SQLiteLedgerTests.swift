@@ -41,7 +41,7 @@ struct SQLiteLedgerTests {
             var states = try ledger.states(ns, keys)
             for d in deltas { Merge.apply(d.change, stamp: d.stamp, to: &states[d.key, default: DocumentState()]) }
             var batch = LedgerBatch(deltas: deltas)
-            batch.mergedStates = Dictionary(uniqueKeysWithValues: states.map { (DocumentRef(ns, $0.key), $0.value) })
+            batch.mergedDocuments = states.map { MergedDocument(ref: DocumentRef(ns, $0.key), state: $0.value) }
             try ledger.commit(batch)
         }
         let keys = [DocumentKey(.int(1)), DocumentKey(.int(2))]

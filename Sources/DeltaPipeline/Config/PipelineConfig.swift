@@ -157,6 +157,8 @@ public struct CollectionMapping: Sendable {
     public let location: String
     /// The logical names of every store's key attributes (always admitted).
     public let logicalKeyAttributes: Set<String>
+    /// True when no include or exclude list filters attributes (``admits(_:)`` is always true).
+    public let admitsEverything: Bool
 
     public init(namespace: Namespace, include: Set<String>? = nil, exclude: Set<String> = [],
                 stores: [StoreID: StoreMapping], location: String = "") {
@@ -170,10 +172,12 @@ public struct CollectionMapping: Sendable {
             for attribute in mapping.spec.keyAttributes { keys.insert(mapping.logicalName(attribute)) }
         }
         self.logicalKeyAttributes = keys
+        self.admitsEverything = include == nil && exclude.isEmpty
     }
 
     /// Whether the logical attribute passes the include/exclude filters (keys always do).
     public func admits(_ logical: String) -> Bool {
+        if admitsEverything { return true }
         if logicalKeyAttributes.contains(logical) { return true }
         if exclude.contains(logical) { return false }
         if let include { return include.contains(logical) }
@@ -200,6 +204,8 @@ public struct StoreMapping: Sendable {
     /// `file:line` of the store's entry under the collection's `stores:`, for messages.
     public let location: String
     private let storeNames: [String: String]
+    /// True when store and logical attribute names are the same (no renames).
+    public var keepsNames: Bool { renames.isEmpty }
 
     public init(spec: CollectionSpec, renames: [String: String] = [:], timeAttribute: String? = nil, location: String = "") {
         self.spec = spec
@@ -213,11 +219,11 @@ public struct StoreMapping: Sendable {
 
     /// The logical name of a store attribute.
     public func logicalName(_ storeAttribute: String) -> String {
-        renames[storeAttribute] ?? storeAttribute
+        renames.isEmpty ? storeAttribute : renames[storeAttribute] ?? storeAttribute
     }
 
     /// The store's name for a logical attribute.
     public func storeName(_ logical: String) -> String {
-        storeNames[logical] ?? logical
+        storeNames.isEmpty ? logical : storeNames[logical] ?? logical
     }
 }

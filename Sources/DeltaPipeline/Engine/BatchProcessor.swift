@@ -18,6 +18,34 @@ struct BatchProcessor {
     /// Stores that some flow reads: only writes to them are recorded (for echoes and guards).
     let sourceStores: Set<StoreID>
     let logger: Logger
+    /// Per collection mapping of the flow (same index): how this source's changes normalise (nil
+    /// when the source does not hold the collection) and how their patches are planned.
+    let normalizers: [Normalizer?]
+    let planners: [Planner]
+    /// Mapping index by the source's collection name.
+    let mappingByCollection: [String: Int]
+    /// The stores this source's changes are applied to (the source itself excluded).
+    let targets: [StoreID]
+
+    init(pipeline: String, flow: FlowConfig, source: StoreID, ledger: any Ledger, ledgerWorker: BlockingWorker,
+         sinks: [StoreID: any SinkConnector], sourceStores: Set<StoreID>, logger: Logger) {
+        self.pipeline = pipeline
+        self.flow = flow
+        self.source = source
+        self.ledger = ledger
+        self.ledgerWorker = ledgerWorker
+        self.sinks = sinks
+        self.sourceStores = sourceStores
+        self.logger = logger
+        normalizers = flow.collections.map { m in m.mapping(for: source).map { Normalizer(mapping: m, storeMapping: $0) } }
+        planners = flow.collections.map { Planner(flow: flow, mapping: $0) }
+        var byCollection = [String: Int]()
+        for (i, m) in flow.collections.enumerated() {
+            if let sm = m.mapping(for: source) { byCollection[sm.spec.name] = i }
+        }
+        mappingByCollection = byCollection
+        targets = flow.direction.targets(of: source).filter { $0 != source }
+    }
 
     /// What a processed batch did.
     struct Result: Sendable {
@@ -28,175 +56,252 @@ struct BatchProcessor {
         var clamped = 0
     }
 
+    /// Everything the batch knows of one of its documents; documents are numbered in the order
+    /// their first change arrived, and every step addresses them by that number.
+    struct Document {
+        let ref: DocumentRef
+        let mappingIndex: Int
+        /// The ledger's state before the batch, and as the batch has merged it so far.
+        var loaded = DocumentState()
+        var working = DocumentState()
+        /// The store's own view of the document, in its log order (two-way flows only).
+        var shadow: [AttributeName: Value]?
+        var shadowed = false
+        /// What the bridge last wrote of the document, per store (guards and echoes only).
+        var written: [StoreID: [AttributeName: AttributeState]] = [:]
+        /// The store's latest report of the document (echo or not).
+        var observed: [AttributeName: Value]?
+        var observedIsFull = false
+        var observedDeleted = false
+        var reported = false
+        var deltaCount = 0
+        var mayBeEcho = false
+    }
+
     /// Processes `changes`; `checkpoint` (already carrying the new position) is completed with the
     /// clock state and counters and committed with the batch.
     func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64) async throws -> Result {
         var result = Result()
+        let twoWay = flow.direction.isTwoWay
+        // Unmarked changes are matched against write records only where the bridge writes at all.
+        let matchEchoes = sinks[source] != nil
+
         // 1. Route changes to their collection mapping and document.
-        struct Routed {
-            let change: RowChange
-            let mappingIndex: Int
-            let ref: DocumentRef
-        }
-        var routed = [Routed]()
+        var documents = [Document]()
+        var documentIndex = [DocumentRef: Int](minimumCapacity: changes.count)
+        var routed = [(change: Int, document: Int)]()
         routed.reserveCapacity(changes.count)
         var deadLetters = [DeadLetter]()
-        var keysByNamespace = [Namespace: [DocumentKey]]()
-        let mappings = flow.collections
-        var mappingByCollection = [String: Int]()
-        for (i, m) in mappings.enumerated() {
-            if let sm = m.mapping(for: source) { mappingByCollection[sm.spec.name] = i }
-        }
-        for change in changes {
-            guard let index = mappingByCollection[change.collection] else { continue }
-            let m = mappings[index]
-            let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
+        for (c, change) in changes.enumerated() {
+            guard let index = mappingByCollection[change.collection], let normalizer = normalizers[index] else { continue }
             guard let key = normalizer.key(of: change) else {
-                deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: m.namespace.name, key: "",
+                deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: normalizer.mapping.namespace.name, key: "",
                                               reason: "change in \(change.collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
                                               payload: String(describing: change.attributes), createdAt: now))
                 continue
             }
-            routed.append(Routed(change: change, mappingIndex: index, ref: DocumentRef(m.namespace, key)))
-            keysByNamespace[m.namespace, default: []].append(key)
+            let ref = DocumentRef(normalizer.mapping.namespace, key)
+            let d: Int
+            if let existing = documentIndex[ref] {
+                d = existing
+            } else {
+                d = documents.count
+                documentIndex[ref] = d
+                documents.append(Document(ref: ref, mappingIndex: index))
+            }
+            if change.isEcho || (change.matchEchoes && matchEchoes) { documents[d].mayBeEcho = true }
+            routed.append((c, d))
         }
 
         // 2. Read the ledger's state of every document in the batch.
-        let ledger = self.ledger
-        let source = self.source
-        let twoWay = flow.direction.isTwoWay
-        let targets = flow.direction.targets(of: source).filter { $0 != source }
-        let toLoad = keysByNamespace
-        let refs = Array(Set(routed.map(\.ref)))
-        // Unmarked changes are matched against write records only where the bridge writes at all.
-        let matchEchoes = sinks[source] != nil
-        let echoRefs = Array(Set(routed.filter { $0.change.isEcho || ($0.change.matchEchoes && matchEchoes) }.map(\.ref)))
-        typealias Loaded = ([DocumentRef: DocumentState], [StoreID: [DocumentRef: [AttributeName: AttributeState]]], [DocumentRef: [AttributeName: Value]])
-        let (loaded, writesLoaded, imagesLoaded) = try await ledgerWorker.run { () throws -> Loaded in
-            var states = [DocumentRef: DocumentState]()
-            var images = [DocumentRef: [AttributeName: Value]]()
-            for (ns, keys) in toLoad {
-                for (k, s) in try ledger.states(ns, keys) { states[DocumentRef(ns, k)] = s }
-                if twoWay {
-                    for (k, i) in try ledger.images(store: source, ns, keys) { images[DocumentRef(ns, k)] = i }
-                }
-            }
-            var writes = [StoreID: [DocumentRef: [AttributeName: AttributeState]]]()
-            // Guards (rule 8) need what the bridge wrote to every target; echoes (rule 4) need
-            // what it wrote to the source, for the documents that came back as echoes only.
-            func load(_ store: StoreID, _ refs: [DocumentRef]) throws {
-                var perDoc = writes[store] ?? [:]
-                for ref in refs where perDoc[ref] == nil {
-                    let w = try ledger.writes(store: store, ref.namespace, ref.key)
-                    if !w.isEmpty { perDoc[ref] = w }
-                }
-                writes[store] = perDoc
-            }
-            if twoWay {
-                for store in targets + [source] { try load(store, refs) }
-            } else if !echoRefs.isEmpty {
-                try load(source, echoRefs)
-            }
-            return (states, writes, images)
-        }
+        try await load(&documents, twoWay: twoWay)
 
         // 3. Normalise and merge in source order.
-        var working = loaded
-        // The store's own view of each document, in its log order (two-way flows only).
-        var shadows = [DocumentRef: [AttributeName: Value]?]()
-        for (ref, image) in imagesLoaded { shadows[ref] = .some(image) }
-        var shadowed = Set<DocumentRef>()
-        var order = [DocumentRef]()
-        var seen = Set<DocumentRef>()
-        var observed = [DocumentRef: (image: [AttributeName: Value]?, full: Bool, deleted: Bool)]()
-        var mappingOf = [DocumentRef: Int]()
         var deltas = [Delta]()
+        deltas.reserveCapacity(routed.count * 2)
         var maxCommitTime: Int64?
-        /// Records the store's latest report of a document (echo or not): the write-back compares
-        /// the ledger's winner with what the store holds after its last event in this batch.
-        func observe(_ ref: DocumentRef, _ change: RowChange, _ normalizer: Normalizer, mappingIndex: Int) {
-            if seen.insert(ref).inserted { order.append(ref) }
-            mappingOf[ref] = mappingIndex
-            if change.operation == .delete {
-                observed[ref] = (nil, false, true)
-            } else if !twoWay {
-                // Only write-backs (two-way) compare the store's report with the winner.
-                observed[ref] = (nil, change.image == .full, false)
-            } else {
-                var image = normalizer.logicalImage(of: change)
-                if change.image == .partial, var previous = observed[ref]?.image {
-                    for (k, v) in image { previous[k] = v }
-                    image = previous
-                }
-                observed[ref] = (image, change.image == .full, false)
-            }
-        }
-        for r in routed {
-            let m = mappings[r.mappingIndex]
-            let normalizer = Normalizer(mapping: m, storeMapping: m.mapping(for: source)!)
-            if let t = r.change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
-            let baseline = shadows[r.ref] ?? nil
+        for (c, d) in routed {
+            let change = changes[c]
+            let normalizer = normalizers[documents[d].mappingIndex]!
+            if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+            let baseline = documents[d].shadow
             if twoWay {
-                shadows[r.ref] = .some(normalizer.image(after: r.change, previous: baseline))
-                shadowed.insert(r.ref)
+                documents[d].shadow = normalizer.image(after: change, previous: baseline)
+                documents[d].shadowed = true
             }
-            let isEcho = r.change.isEcho
-                || (r.change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(r.change, state: working[r.ref], written: writesLoaded[source]?[r.ref]))
+            let isEcho = change.isEcho
+                || (change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(change, state: documents[d].working, written: documents[d].written[source]))
             if isEcho {
                 // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
                 // this store are stamped after what the bridge wrote here.
-                let written = writesLoaded[source]?[r.ref] ?? [:]
-                if let newest = written.values.map(\.stamp).max() { clock.observe(newest) }
+                if let newest = documents[d].written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
                 // What the store now holds, for the write-back check below.
-                if twoWay { observe(r.ref, r.change, normalizer, mappingIndex: r.mappingIndex) }
+                if twoWay { observe(&documents[d], change, normalizer) }
                 continue
             }
-            let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: r.change), now: now)
+            let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: change), now: now)
             if issued.clamped {
                 result.clamped += 1
                 logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
-                               metadata: ["flow": "\(flow.name)", "document": "\(r.ref)"])
+                               metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
             }
-            var state = working[r.ref] ?? DocumentState()
-            let ds = normalizer.deltas(for: r.change, namespace: r.ref.namespace, key: r.ref.key, state: state, baseline: baseline, stamp: issued.stamp)
-            for d in ds { Merge.apply(d.change, stamp: d.stamp, to: &state) }
-            working[r.ref] = state
-            deltas += ds
-            observe(r.ref, r.change, normalizer, mappingIndex: r.mappingIndex)
+            let ref = documents[d].ref
+            let ds = normalizer.deltas(for: change, namespace: ref.namespace, key: ref.key, state: documents[d].working, baseline: baseline, stamp: issued.stamp)
+            if !ds.isEmpty {
+                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(ds.count) }
+                for delta in ds { Merge.apply(delta.change, stamp: delta.stamp, to: &documents[d].working) }
+                documents[d].deltaCount += ds.count
+                deltas += ds
+            }
+            observe(&documents[d], change, normalizer)
         }
         result.deltas = deltas.count
 
         // 4. Plan the patches of every target (and write-backs to the source in two-way flows).
         var planned = [PlannedPatch]()
-        for ref in order {
-            let m = mappings[mappingOf[ref]!]
-            let planner = Planner(flow: flow, mapping: m)
-            let o = observed[ref]
-            let change = Planner.DocumentChange(ref: ref, before: loaded[ref] ?? DocumentState(), after: working[ref] ?? DocumentState(),
-                                                observed: o?.image, observedIsFull: o?.full ?? false, observedDeleted: o?.deleted ?? false)
-            planned += planner.patches(for: change, from: source, recording: sourceStores) { store in writesLoaded[store]?[ref] ?? [:] }
+        planned.reserveCapacity(documents.count * max(1, targets.count))
+        for document in documents where document.reported {
+            let change = Planner.DocumentChange(ref: document.ref, before: document.loaded, after: document.working, observed: document.observed,
+                                                observedIsFull: document.observedIsFull, observedDeleted: document.observedDeleted)
+            planners[document.mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
+                                                          writesOf: { document.written[$0] ?? [:] }, to: &planned)
         }
 
         // 5. Apply per target, targets in parallel.
-        var byTarget = [StoreID: [PlannedPatch]]()
-        for p in planned { byTarget[p.target, default: []].append(p) }
-        var writes = [WriteRecord]()
-        let sinks = self.sinks
-        let outcomes = try await withThrowingTaskGroup(of: (StoreID, [PlannedPatch], [PatchResult]).self) { group in
-            for (target, patches) in byTarget {
-                guard let sink = sinks[target] else { continue }
-                group.addTask { (target, patches, try await sink.apply(patches.map(\.patch))) }
+        let writes = try await apply(planned, deadLetters: &deadLetters, result: &result, now: now)
+
+        // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
+        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: [])
+        var merged = [MergedDocument]()
+        merged.reserveCapacity(documents.count)
+        for document in documents {
+            if document.deltaCount > 0 { merged.append(MergedDocument(ref: document.ref, state: document.working)) }
+            if document.shadowed {
+                batch.images.append(StoreImage(store: source, namespace: document.ref.namespace, key: document.ref.key, image: document.shadow))
             }
-            var all = [(StoreID, [PlannedPatch], [PatchResult])]()
+        }
+        // The engine's gate makes this batch the ledger's only writer since the states were
+        // read, so each merged state is exactly what the ledger's own merge would produce.
+        batch.mergedDocuments = merged
+        if var c = checkpoint {
+            c.clockTime = clock.lastTime
+            c.clockCounter = clock.lastCounter
+            if let t = maxCommitTime { c.appliedCommitTime = t }
+            c.appliedEvents += Int64(changes.count)
+            c.updatedAt = now
+            batch.checkpoints = [c]
+        }
+        let toCommit = batch
+        if !toCommit.isEmpty {
+            let ledger = self.ledger
+            try await ledgerWorker.run { try ledger.commit(toCommit) }
+        }
+        return result
+    }
+
+    /// Records the store's latest report of a document (echo or not): the write-back compares
+    /// the ledger's winner with what the store holds after its last event in this batch.
+    private func observe(_ document: inout Document, _ change: RowChange, _ normalizer: Normalizer) {
+        document.reported = true
+        if change.operation == .delete {
+            document.observed = nil
+            document.observedIsFull = false
+            document.observedDeleted = true
+        } else if !flow.direction.isTwoWay {
+            // Only write-backs (two-way) compare the store's report with the winner.
+            document.observed = nil
+            document.observedIsFull = change.image == .full
+            document.observedDeleted = false
+        } else {
+            var image = normalizer.logicalImage(of: change)
+            if change.image == .partial, var previous = document.observed {
+                for (k, v) in image { previous[k] = v }
+                image = previous
+            }
+            document.observed = image
+            document.observedIsFull = change.image == .full
+            document.observedDeleted = false
+        }
+    }
+
+    /// Fills in each document's ledger state, and what guards, echoes and baselines need.
+    private func load(_ documents: inout [Document], twoWay: Bool) async throws {
+        guard !documents.isEmpty else { return }
+        let ledger = self.ledger
+        let source = self.source
+        let targets = self.targets
+        var byNamespace = [Namespace: [Int]]()
+        for (i, d) in documents.enumerated() { byNamespace[d.ref.namespace, default: []].append(i) }
+        let groups = byNamespace.map { (namespace: $0.key, indexes: $0.value, keys: $0.value.map { documents[$0].ref.key }) }
+        let echoIndexes = documents.indices.filter { documents[$0].mayBeEcho }
+        let refs = documents.map(\.ref)
+        typealias Loaded = (states: [[DocumentState]], images: [[[AttributeName: Value]?]], writes: [(Int, StoreID, [AttributeName: AttributeState])])
+        let loaded = try await ledgerWorker.run { () throws -> Loaded in
+            var states = [[DocumentState]]()
+            var images = [[[AttributeName: Value]?]]()
+            for group in groups {
+                states.append(try ledger.stateList(group.namespace, group.keys))
+                if twoWay { images.append(try ledger.imageList(store: source, group.namespace, group.keys)) }
+            }
+            // Guards (rule 8) need what the bridge wrote to every target; echoes (rule 4) need
+            // what it wrote to the source, for the documents that may have come back as echoes.
+            var writes = [(Int, StoreID, [AttributeName: AttributeState])]()
+            func load(_ store: StoreID, _ indexes: [Int]) throws {
+                for (i, w) in zip(indexes, try ledger.writeList(store: store, indexes.map { refs[$0] })) where !w.isEmpty {
+                    writes.append((i, store, w))
+                }
+            }
+            if twoWay {
+                for store in targets + [source] { try load(store, Array(refs.indices)) }
+            } else if !echoIndexes.isEmpty {
+                try load(source, echoIndexes)
+            }
+            return (states, images, writes)
+        }
+        for (g, group) in groups.enumerated() {
+            for (k, i) in group.indexes.enumerated() {
+                documents[i].loaded = loaded.states[g][k]
+                documents[i].working = loaded.states[g][k]
+                if twoWay { documents[i].shadow = loaded.images[g][k] }
+            }
+        }
+        for (i, store, w) in loaded.writes { documents[i].written[store] = w }
+    }
+
+    /// Applies the planned patches, each target's in one call, targets in parallel; returns the
+    /// write records to keep (those of applied patches to stores some flow reads).
+    private func apply(_ planned: [PlannedPatch], deadLetters: inout [DeadLetter], result: inout Result, now: Int64) async throws -> [WriteRecord] {
+        var targetOrder = [StoreID]()
+        var byTarget = [[Int]]()
+        for (i, p) in planned.enumerated() {
+            if let t = targetOrder.firstIndex(of: p.target) {
+                byTarget[t].append(i)
+            } else {
+                targetOrder.append(p.target)
+                byTarget.append([i])
+            }
+        }
+        let sinks = self.sinks
+        let outcomes = try await withThrowingTaskGroup(of: (Int, [PatchResult]).self) { group in
+            for (t, target) in targetOrder.enumerated() {
+                guard let sink = sinks[target] else { continue }
+                let patches = byTarget[t].map { planned[$0].patch }
+                group.addTask { (t, try await sink.apply(patches)) }
+            }
+            var all = [(Int, [PatchResult])]()
             for try await r in group { all.append(r) }
             return all
         }
-        for (target, patches, results) in outcomes {
-            for (p, r) in zip(patches, results) {
+        var writes = [WriteRecord]()
+        for (t, results) in outcomes {
+            let target = targetOrder[t]
+            let record = sourceStores.contains(target)
+            for (i, r) in zip(byTarget[t], results) {
+                let p = planned[i]
                 switch r {
                 case .applied:
                     result.patchesApplied += 1
-                    if sourceStores.contains(target) { writes += p.writes }
+                    if record { writes += p.writes }
                 case .guardFailed:
                     result.guardsFailed += 1
                     logger.debug("guard failed: \(target) has a newer local edit of \(p.ref); it will arrive through its own stream")
@@ -208,25 +313,6 @@ struct BatchProcessor {
                 }
             }
         }
-
-        // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
-        let images = shadowed.map { StoreImage(store: source, namespace: $0.namespace, key: $0.key, image: shadows[$0] ?? nil) }
-        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: images)
-        // The engine's gate makes this batch the ledger's only writer since `loaded` was read, so
-        // `working` is exactly what the ledger's own merge would produce.
-        batch.mergedStates = working
-        if var c = checkpoint {
-            c.clockTime = clock.lastTime
-            c.clockCounter = clock.lastCounter
-            if let t = maxCommitTime { c.appliedCommitTime = t }
-            c.appliedEvents += Int64(changes.count)
-            c.updatedAt = now
-            batch.checkpoints = [c]
-        }
-        let toCommit = batch
-        if !toCommit.isEmpty {
-            try await ledgerWorker.run { try ledger.commit(toCommit) }
-        }
-        return result
+        return writes
     }
 }

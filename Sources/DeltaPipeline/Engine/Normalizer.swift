@@ -23,6 +23,7 @@ struct Normalizer {
 
     /// The change's attributes in logical names, without those the mapping excludes.
     func logicalImage(of change: RowChange) -> [AttributeName: Value] {
+        if mapping.admitsEverything && storeMapping.keepsNames { return change.attributes }
         var out = [AttributeName: Value](minimumCapacity: change.attributes.count)
         for (name, value) in change.attributes {
             let logical = storeMapping.logicalName(name)
@@ -76,8 +77,7 @@ struct Normalizer {
                 if let before = baseline?[name], before == value { continue }
                 if !alive || state.attributes[name]?.value != value { out.append(delta(.set(name, value))) }
             }
-            var unchanged = Set<AttributeName>()
-            for name in change.unchanged { unchanged.insert(storeMapping.logicalName(name)) }
+            let unchanged = storeMapping.keepsNames ? change.unchanged : Set(change.unchanged.map(storeMapping.logicalName))
             switch change.image {
             case .full:
                 for (name, attribute) in state.attributes where attribute.value != nil && image[name] == nil && !unchanged.contains(name) {

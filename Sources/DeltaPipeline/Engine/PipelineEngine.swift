@@ -294,11 +294,17 @@ public final class PipelineEngine: Sendable {
                 status.phase = .snapshot
                 status.snapshotDone = 0
                 status.snapshotTotal = total
+                let limit = config.options.batchSize
                 for collection in collections {
+                    // One chunk is read ahead while the previous one is processed (the reader
+                    // works on its own thread); never more, so memory stays bounded.
+                    var ahead: Task<SnapshotChunk, any Error>? = Task { try await reader.read(collection, after: nil, limit: limit) }
+                    defer { ahead?.cancel() }
                     var cursor: String?
                     repeat {
-                        let chunk = try await reader.read(collection, after: cursor, limit: config.options.batchSize)
+                        let chunk = try await ahead!.value
                         cursor = chunk.cursor
+                        ahead = cursor.map { next in Task { try await reader.read(collection, after: next, limit: limit) } }
                         status.snapshotDone += Int64(chunk.rows.count)
                         var c = checkpoint
                         c.extra = status.json

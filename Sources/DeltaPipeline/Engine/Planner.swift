@@ -36,13 +36,22 @@ struct Planner {
     func patches(for change: DocumentChange, from source: StoreID, recording: Set<StoreID>? = nil,
                  writesOf: (StoreID) -> [AttributeName: AttributeState]) -> [PlannedPatch] {
         var out = [PlannedPatch]()
+        appendPatches(for: change, from: source, recording: recording, writesOf: writesOf, to: &out)
+        return out
+    }
+
+    /// ``patches(for:from:recording:writesOf:)`` appending to `out` (the engine's batch list).
+    func appendPatches(for change: DocumentChange, from source: StoreID, recording: Set<StoreID>? = nil,
+                       writesOf: (StoreID) -> [AttributeName: AttributeState], to out: inout [PlannedPatch]) {
         let before = change.before
         let after = change.after
         let wasAlive = before.isAlive
         let isAlive = after.isAlive
         var changed = [AttributeName]()
-        for (name, state) in after.attributes where before.attributes[name] != state && mapping.admits(name) { changed.append(name) }
-        changed.sort()
+        if wasAlive && isAlive {
+            for (name, state) in after.attributes where before.attributes[name] != state && mapping.admits(name) { changed.append(name) }
+            changed.sort()
+        }
 
         for target in flow.direction.targets(of: source) where target != source {
             guard let storeMapping = mapping.mapping(for: target) else { continue }
@@ -56,10 +65,9 @@ struct Planner {
             }
             switch (wasAlive, isAlive) {
             case (false, true):
-                let content = after.liveValues.filter { mapping.admits($0.key) }
                 let expected: [AttributeName: Value?]? = guardOn ? Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, nil) }) : nil
-                out.append(plan(target, storeMapping, change.ref, .replace(rename(content, storeMapping)), expected: expected,
-                                writes: record ? after.attributes.filter { mapping.admits($0.key) } : [:]))
+                out.append(plan(target, storeMapping, change.ref, .replace(content(after, storeMapping)), expected: expected,
+                                writes: record ? admitted(after.attributes) : [:]))
             case (true, true):
                 guard !changed.isEmpty else { continue }
                 var set = [String: Value]()
@@ -69,7 +77,7 @@ struct Planner {
                 if !guardOn {
                     // One-way: send every mapped value, so a target that refused or lost the
                     // document earlier receives it whole again.
-                    for (name, v) in after.liveValues where mapping.admits(name) { set[storeMapping.storeName(name)] = v }
+                    set = content(after, storeMapping)
                 }
                 for name in changed {
                     let a = after.attributes[name]!
@@ -97,7 +105,6 @@ struct Planner {
             }
         }
         if flow.direction.isTwoWay, let p = writeBack(change, to: source) { out.append(p) }
-        return out
     }
 
     /// When the source reported a document that differs from the ledger's winner, the source must
@@ -107,10 +114,9 @@ struct Planner {
         let after = change.after
         if change.observedDeleted {
             guard after.isAlive else { return nil }
-            let content = after.liveValues.filter { mapping.admits($0.key) }
             let expected = Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, Value?.none) })
-            return plan(source, storeMapping, change.ref, .replace(rename(content, storeMapping)), expected: expected,
-                        writes: after.attributes.filter { mapping.admits($0.key) })
+            return plan(source, storeMapping, change.ref, .replace(content(after, storeMapping)), expected: expected,
+                        writes: admitted(after.attributes))
         }
         guard let observed = change.observed else { return nil }
         if !after.isAlive {
@@ -157,10 +163,18 @@ struct Planner {
         return key
     }
 
-    private func rename(_ content: [AttributeName: Value], _ storeMapping: StoreMapping) -> [String: Value] {
-        var out = [String: Value](minimumCapacity: content.count)
-        for (name, value) in content { out[storeMapping.storeName(name)] = value }
+    /// The live, admitted values of an alive document in the store's names.
+    private func content(_ state: DocumentState, _ storeMapping: StoreMapping) -> [String: Value] {
+        var out = [String: Value](minimumCapacity: state.attributes.count)
+        for (name, a) in state.attributes {
+            guard let value = a.value, mapping.admits(name) else { continue }
+            out[storeMapping.storeName(name)] = value
+        }
         return out
+    }
+
+    private func admitted(_ attributes: [AttributeName: AttributeState]) -> [AttributeName: AttributeState] {
+        mapping.admitsEverything ? attributes : attributes.filter { mapping.admits($0.key) }
     }
 
     private func plan(_ target: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef, _ action: DocumentPatch.Action,
