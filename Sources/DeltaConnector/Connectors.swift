@@ -119,3 +119,14 @@ public protocol ChangeLogPruning: AnyObject, Sendable {
     @discardableResult
     func prune(upTo position: String) async throws -> Int
 }
+
+/// A source whose server keeps a confirmed position of its own (PostgreSQL's replication slot):
+/// the engine tells it each position once that position is durable in the ledger.
+///
+/// Invariant: the engine may ask the stream for its next batch before the previous one is
+/// durable, so such a source reports as confirmed only acknowledged positions, never what it
+/// merely handed out.
+public protocol PositionAcknowledging: AnyObject, Sendable {
+    /// Everything up to `position` (of a batch this source handed out) is durable. Never blocks.
+    func acknowledge(_ position: String)
+}

@@ -43,7 +43,7 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
     public static func == (lhs: DocumentKey, rhs: DocumentKey) -> Bool { utf8Equal(lhs.canonical, rhs.canonical) }
     public func hash(into hasher: inout Hasher) { hashBytes(canonical, into: &hasher) }
     public static func < (lhs: DocumentKey, rhs: DocumentKey) -> Bool {
-        lhs.canonical.utf8.lexicographicallyPrecedes(rhs.canonical.utf8)
+        utf8Less(lhs.canonical, rhs.canonical)
     }
 
     /// The text a key component contributes to the canonical form.
@@ -104,6 +104,23 @@ func utf8Equal(_ a: String, _ b: String) -> Bool {
     var x = a
     var y = b
     return x.withUTF8 { px in y.withUTF8 { py in px.count == 0 || memcmp(px.baseAddress!, py.baseAddress!, px.count) == 0 } }
+}
+
+/// Byte-wise UTF-8 order of two strings (the order of every canonical encoding), with a fast path.
+@inlinable
+func utf8Less(_ a: String, _ b: String) -> Bool {
+    var x = a
+    var y = b
+    return x.withUTF8 { px in
+        y.withUTF8 { py in
+            let n = min(px.count, py.count)
+            if n > 0 {
+                let c = memcmp(px.baseAddress!, py.baseAddress!, n)
+                if c != 0 { return c < 0 }
+            }
+            return px.count < py.count
+        }
+    }
 }
 
 /// Hashes a string by its UTF-8 bytes, consistent with byte-wise equality.

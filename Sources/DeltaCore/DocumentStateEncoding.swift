@@ -15,10 +15,9 @@ public enum DocumentStateEncoding {
             out.append(0)
         }
         ValueEncoding.appendVarint(UInt64(state.attributes.count), &out)
-        let names = state.attributes.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        for name in names {
-            let attribute = state.attributes[name]!
-            ValueEncoding.appendBytes(name.utf8, &out)
+        let attributes = state.attributes.sorted { utf8Less($0.key, $1.key) }
+        for (name, attribute) in attributes {
+            ValueEncoding.appendString(name, &out)
             if let value = attribute.value {
                 out.append(1)
                 ValueEncoding.encode(value, into: &out)
@@ -55,7 +54,7 @@ public enum DocumentStateEncoding {
     static func appendStamp(_ stamp: Stamp, _ out: inout [UInt8]) {
         ValueEncoding.appendUInt64(UInt64(bitPattern: stamp.time), &out)
         ValueEncoding.appendVarint(UInt64(stamp.counter), &out)
-        ValueEncoding.appendBytes(stamp.origin.name.utf8, &out)
+        ValueEncoding.appendString(stamp.origin.name, &out)
     }
 
     static func readStamp(_ b: [UInt8], _ i: inout Int) throws(ValueEncoding.DecodingError) -> Stamp {

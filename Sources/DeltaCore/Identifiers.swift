@@ -11,7 +11,7 @@ public struct StoreID: Sendable, Hashable, Comparable, CustomStringConvertible, 
     public var description: String { name }
 
     public static func < (lhs: StoreID, rhs: StoreID) -> Bool {
-        lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
+        utf8Less(lhs.name, rhs.name)
     }
 
     /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).
@@ -31,7 +31,7 @@ public struct Namespace: Sendable, Hashable, Comparable, CustomStringConvertible
     public var description: String { name }
 
     public static func < (lhs: Namespace, rhs: Namespace) -> Bool {
-        lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
+        utf8Less(lhs.name, rhs.name)
     }
 
     /// Byte-wise, consistent with `<` (canonically equivalent spellings are different names).

@@ -94,7 +94,7 @@ public enum JSONCodec {
             out += "]"
         case let .object(o):
             out += "{"
-            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = o.keys.sorted(by: utf8Less)
             for (n, key) in keys.enumerated() {
                 if n > 0 { out += "," }
                 try quote(key, to: &out, rejectingNUL: rejectingNUL)

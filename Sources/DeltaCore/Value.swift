@@ -75,8 +75,8 @@ extension Value: Equatable {
             // Keys compare by their UTF-8 bytes, like strings (a Swift dictionary lookup would
             // treat canonically equivalent spellings as one key).
             guard a.count == b.count else { return false }
-            let ka = a.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            let kb = b.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let ka = a.keys.sorted(by: utf8Less)
+            let kb = b.keys.sorted(by: utf8Less)
             for (x, y) in zip(ka, kb) {
                 guard x.utf8.elementsEqual(y.utf8), a[x]! == b[y]! else { return false }
             }
@@ -128,7 +128,7 @@ extension Value: CustomStringConvertible {
         case let .timestamp(t): return JSONText.quote(Timestamps.iso8601(micros: t))
         case let .array(a): return "[" + a.map(\.description).joined(separator: ",") + "]"
         case let .object(o):
-            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = o.keys.sorted(by: utf8Less)
             return "{" + keys.map { JSONText.quote($0) + ":" + o[$0]!.description }.joined(separator: ",") + "}"
         }
     }

@@ -38,7 +38,7 @@ public enum ValueEncoding {
             appendBytes(d.description.utf8, &out)
         case let .string(s):
             out.append(Tag.string.rawValue)
-            appendBytes(s.utf8, &out)
+            appendString(s, &out)
         case let .bytes(b):
             out.append(Tag.bytes.rawValue)
             appendBytes(b, &out)
@@ -52,8 +52,8 @@ public enum ValueEncoding {
         case let .object(o):
             out.append(Tag.object.rawValue)
             appendVarint(UInt64(o.count), &out)
-            for key in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                appendBytes(key.utf8, &out)
+            for key in o.keys.sorted(by: utf8Less) {
+                appendString(key, &out)
                 encode(o[key]!, into: &out)
             }
         }
@@ -111,12 +111,7 @@ public enum ValueEncoding {
     }
 
     static func appendUInt64(_ v: UInt64, _ out: inout [UInt8]) {
-        var shift: UInt64 = 56
-        while true {
-            out.append(UInt8(truncatingIfNeeded: v >> shift))
-            if shift == 0 { break }
-            shift -= 8
-        }
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
     }
 
     static func appendVarint(_ v: UInt64, _ out: inout [UInt8]) {
@@ -126,6 +121,15 @@ public enum ValueEncoding {
             x >>= 7
         }
         out.append(UInt8(x))
+    }
+
+    /// A length-prefixed string, copied from its UTF-8 storage in one go.
+    static func appendString(_ string: String, _ out: inout [UInt8]) {
+        var s = string
+        s.withUTF8 { bytes in
+            appendVarint(UInt64(bytes.count), &out)
+            out.append(contentsOf: bytes)
+        }
     }
 
     static func appendBytes<C: Collection<UInt8>>(_ bytes: C, _ out: inout [UInt8]) {

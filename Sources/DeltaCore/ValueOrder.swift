@@ -28,8 +28,8 @@ extension Value: Comparable {
             }
             return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
         case let (.object(a), .object(b)):
-            let ka = a.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            let kb = b.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let ka = a.keys.sorted(by: utf8Less)
+            let kb = b.keys.sorted(by: utf8Less)
             for (x, y) in zip(ka, kb) {
                 let c = compareBytes(x.utf8, y.utf8)
                 if c != 0 { return c }

@@ -26,6 +26,10 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     public let path: String
     public let options: Options
     private let connection: Mutex<Connection>
+    /// A second connection for document reads, so that they proceed while a commit is being
+    /// written (WAL readers never wait for the writer); they see the last committed state.
+    /// Nil for `:memory:`, whose second connection would be another database.
+    private let reader: Mutex<Connection?>
 
     /// Opens or creates the ledger at `path` (its folder must exist).
     public init(path: String, options: Options = Options()) throws {
@@ -47,30 +51,49 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             throw LedgerError("cannot open ledger \(path): \(error.message) — check that the folder exists and is writable")
         }
         connection = Mutex(try Connection(db, keepHistory: options.keepHistory))
-    }
-
-    public func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState] {
-        try connection.withLock { c in
-            try c.db.readTransaction {
-                var out = [DocumentKey: DocumentState](minimumCapacity: keys.count)
-                for key in keys where out[key] == nil {
-                    out[key] = try c.load(namespace, key)
-                }
-                return out
+        if path == ":memory:" || path.isEmpty {
+            reader = Mutex(nil)
+        } else {
+            do {
+                let readDB = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 30_000)
+                try readDB.execute("PRAGMA cache_size=-\(options.cacheMegabytes * 1024)")
+                reader = Mutex(try Connection(readDB, keepHistory: options.keepHistory))
+            } catch let error as SQLiteError {
+                throw LedgerError("cannot open ledger \(path) for reading: \(error.message) — check that the file is readable")
             }
         }
     }
 
+    /// Runs a document read on the read connection (the writer's for `:memory:`).
+    private func read<T: Sendable>(_ body: @Sendable (Connection) throws -> T) throws -> T {
+        let done: T? = try reader.withLock { c -> T? in
+            guard let c else { return nil }
+            return try c.db.readTransaction { try body(c) }
+        }
+        if let done { return done }
+        return try connection.withLock { c in try c.db.readTransaction { try body(c) } }
+    }
+
+    public func states(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: DocumentState] {
+        try read { c in
+            var out = [DocumentKey: DocumentState](minimumCapacity: keys.count)
+            for key in keys where out[key] == nil {
+                out[key] = try c.load(namespace, key)
+            }
+            return out
+        }
+    }
+
     public func stateList(_ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentState] {
-        try connection.withLock { c in try c.db.readTransaction { try keys.map { try c.load(namespace, $0) } } }
+        try read { c in try keys.map { try c.load(namespace, $0) } }
     }
 
     public func imageList(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [[AttributeName: Value]?] {
-        try connection.withLock { c in try c.db.readTransaction { try keys.map { try c.loadImage(store: store, namespace, $0) } } }
+        try read { c in try keys.map { try c.loadImage(store: store, namespace, $0) } }
     }
 
     public func writeList(store: StoreID, _ refs: [DocumentRef]) throws -> [[AttributeName: AttributeState]] {
-        try connection.withLock { c in try c.db.readTransaction { try refs.map { try c.loadWrites(store: store, $0.namespace, $0.key) } } }
+        try read { c in try refs.map { try c.loadWrites(store: store, $0.namespace, $0.key) } }
     }
 
     @discardableResult
@@ -130,11 +153,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     }
 
     public func writes(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
-        try connection.withLock { c in try c.loadWrites(store: store, namespace, key) }
+        try read { c in try c.loadWrites(store: store, namespace, key) }
     }
 
     public func images(store: StoreID, _ namespace: Namespace, _ keys: [DocumentKey]) throws -> [DocumentKey: [AttributeName: Value]] {
-        try connection.withLock { c in
+        try read { c in
             var out = [DocumentKey: [AttributeName: Value]]()
             for key in keys where out[key] == nil {
                 if let image = try c.loadImage(store: store, namespace, key) { out[key] = image }

@@ -189,6 +189,51 @@ import Testing
         #expect(more.changes.map(\.isEcho) == [false])
     }
 
+    @Test("the slot is told a position only once it is acknowledged, not when the next batch is asked for (the engine reads ahead)")
+    func slotConfirmsOnlyAcknowledgedPositions() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE t (id int PRIMARY KEY)")
+        let spec = CollectionSpec(name: "t", keyAttributes: ["id"])
+        let config = db.config()
+        let source = PostgresSource(config: config)
+        let reader = try await source.beginSnapshot(of: [spec])
+        await reader.close()
+        let start = try #require(LSN(reader.position))
+        @Sendable func confirmed() throws -> LSN {
+            try db.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", [config.slot]).flatMap { LSN($0) } ?? .invalid
+        }
+        try await withPGTimeout(60) {
+            var first: LSN?
+            var acknowledged = false
+            var next: Int64 = 1
+            try db.exec("INSERT INTO t VALUES (1)")
+            for try await batch in source.changes(of: [spec], after: reader.position, follow: true) {
+                let ids = batch.changes.compactMap { $0.attributes["id"]?.intValue }
+                if first == nil, ids.contains(1) {
+                    first = LSN(batch.position)
+                    next = 2
+                    try db.exec("INSERT INTO t VALUES (2)")
+                    continue
+                }
+                guard let first else { continue }
+                if !acknowledged, ids.contains(2) {
+                    // The batch after the first was asked for and handed out: still nothing confirmed.
+                    #expect(try confirmed() <= start)
+                    source.acknowledge(first.description)
+                    acknowledged = true
+                }
+                if acknowledged {
+                    if try confirmed() >= first { break }
+                    next += 1
+                    try db.exec("INSERT INTO t VALUES (\(next))")
+                }
+            }
+            // The acknowledged position reached the slot, and nothing past it.
+            #expect(try confirmed() == first)
+        }
+    }
+
     @Test func droppedSlotIsALostPositionThatNamesResync() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }
@@ -282,6 +327,8 @@ import Testing
             var seen: [Int64] = []
             for try await batch in source.changes(of: [spec], after: start, follow: true) {
                 seen += batch.changes.compactMap { $0.attributes["id"]?.intValue }
+                // As the engine does once the batch is durable.
+                source.acknowledge(batch.position)
                 if seen.contains(1) { sawFirst.set(1) }
                 if seen.contains(3) { break }
             }

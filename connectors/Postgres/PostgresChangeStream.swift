@@ -6,9 +6,9 @@ import DeltaConnector
 /// within half a second), reconnects after a lost connection from the last position it handed out,
 /// and keeps the walsender informed between the consumer's calls.
 ///
-/// Invariant: only the sequence's single consumer calls ``next()``, one call at a time; a call
-/// means every batch returned before has been processed (the engine checkpoints a batch before it
-/// asks for the next), which is what the session reports to the server as flushed.
+/// Invariant: only the sequence's single consumer calls ``next()``, one call at a time. A call
+/// says nothing about durability (the engine reads ahead): the session reports to the server as
+/// flushed only what the engine acknowledged (``PostgresSource/acknowledge(_:)``).
 actor PostgresChangeStream {
     private let worker: BlockingWorker
     private let session: PostgresReplicationSession
@@ -38,7 +38,6 @@ actor PostgresChangeStream {
         if done { return nil }
         let session = self.session
         if keeper == nil { keeper = Self.keepAlive(session, worker) }
-        try await worker.run { session.confirmYielded() }
         var delay: UInt64 = 200_000_000
         while !Task.isCancelled {
             let step: PostgresReplicationSession.Step

@@ -12,8 +12,8 @@ import DeltaConnector
 /// (``PostgresPosition``), so that a stream resumed in the middle — after a crash or a lost
 /// connection — skips what was delivered instead of replaying stale intermediate values.
 ///
-/// The standby status updates report as flushed only ``confirmed``: the position of the last batch
-/// the consumer asked past (it has processed and checkpointed it), never more.
+/// The standby status updates report as flushed only ``confirmed``: the newest position the engine
+/// acknowledged as durable (``PostgresAcknowledgement``) that this session handed out, never more.
 ///
 /// Invariant: every method runs on the owning stream's worker (libpq is not thread-safe).
 final class PostgresReplicationSession: @unchecked Sendable {
@@ -88,8 +88,13 @@ final class PostgresReplicationSession: @unchecked Sendable {
         case finished
     }
 
-    init(config: PostgresStoreConfig, collections: [CollectionSpec], after position: PostgresPosition, follow: Bool, batchLimit: Int) {
+    /// Positions the engine has made durable (shared by the source's sessions).
+    private let acknowledgement: PostgresAcknowledgement
+
+    init(config: PostgresStoreConfig, collections: [CollectionSpec], after position: PostgresPosition, follow: Bool, batchLimit: Int,
+         acknowledgement: PostgresAcknowledgement = PostgresAcknowledgement()) {
         let after = position.lsn
+        self.acknowledgement = acknowledgement
         self.config = config
         self.collections = collections
         self.follow = follow
@@ -105,15 +110,19 @@ final class PostgresReplicationSession: @unchecked Sendable {
 
     deinit { closeConnections() }
 
-    /// The consumer asked for the next batch: everything yielded before is processed.
-    func confirmYielded() {
-        confirmed = lastYielded
+    /// Takes in what the engine has acknowledged since, up to what this session handed out.
+    private func refreshConfirmed() {
+        let acknowledged = min(acknowledgement.position, lastYielded)
+        if acknowledged > confirmed { confirmed = acknowledged }
     }
 
     /// Closes the connections after a last status update, so that the slot remembers `confirmed`.
     func close() {
         guard !closed else { return }
-        if started, let repl, repl.isOpen { try? sendStatus(replyRequested: false) }
+        if started, let repl, repl.isOpen {
+            refreshConfirmed()
+            try? sendStatus(replyRequested: false)
+        }
         closeConnections()
         closed = true
     }
@@ -145,7 +154,8 @@ final class PostgresReplicationSession: @unchecked Sendable {
     func sendStatusIfDue() -> Bool {
         guard !closed else { return false }
         guard started, let repl, repl.isOpen else { return true }
-        if Monotonic.milliseconds() - lastStatusAt >= Self.statusInterval { try? sendStatus(replyRequested: false) }
+        refreshConfirmed()
+        if Monotonic.milliseconds() - lastStatusAt >= Self.statusInterval || confirmed > lastSentFlush { try? sendStatus(replyRequested: false) }
         return true
     }
 
@@ -247,6 +257,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
         guard let repl else { return .finished }
         let stepDeadline = Monotonic.milliseconds() + maxWait
         while true {
+            refreshConfirmed()
             let now = Monotonic.milliseconds()
             if now - lastStatusAt >= Self.statusInterval || confirmed > lastSentFlush { try sendStatus(replyRequested: false) }
             let hasOutput = !pending.isEmpty || pendingPosition > lastYielded

@@ -1,5 +1,6 @@
 import DeltaCore
 import DeltaConnector
+import Synchronization
 
 /// Reads a PostgreSQL database's changes over logical replication with the built-in `pgoutput`
 /// plugin: a snapshot exported by the slot's creation, then the slot's stream from that point.
@@ -13,7 +14,7 @@ import DeltaConnector
 /// Invariants: all libpq calls run on a ``BlockingWorker``; resuming from a position delivers
 /// exactly the transactions committed after it (some possibly again, never fewer); the slot is
 /// only told to release WAL up to what the engine has checkpointed.
-public final class PostgresSource: SourceConnector {
+public final class PostgresSource: SourceConnector, PositionAcknowledging {
     public let store: StoreID
     public let config: PostgresStoreConfig
     /// Changes per batch at most; a larger transaction is handed out in parts.
@@ -21,6 +22,8 @@ public final class PostgresSource: SourceConnector {
 
     let worker: BlockingWorker
     let admin: PostgresConnectionSlot
+    /// Positions the engine has made durable: what the slot may be told it can release.
+    let acknowledgement = PostgresAcknowledgement()
 
     public init(config: PostgresStoreConfig, batchLimit: Int = 1000) {
         self.store = config.store
@@ -43,9 +46,29 @@ public final class PostgresSource: SourceConnector {
             return AsyncThrowingStream { throw error }
         }
         let worker = BlockingWorker(label: "postgres-stream.\(config.store.name)")
-        let session = PostgresReplicationSession(config: config, collections: collections, after: start, follow: follow, batchLimit: batchLimit)
+        let session = PostgresReplicationSession(config: config, collections: collections, after: start, follow: follow, batchLimit: batchLimit,
+                                                 acknowledgement: acknowledgement)
         let stream = PostgresChangeStream(worker: worker, session: session)
         return AsyncThrowingStream(unfolding: { try await stream.next() })
+    }
+}
+
+extension PostgresSource {
+    public func acknowledge(_ position: String) {
+        guard let p = PostgresPosition(position) else { return }
+        acknowledgement.advance(to: p.lsn)
+    }
+}
+
+/// The newest commit LSN the engine has made durable, shared between the engine's task and the
+/// stream's worker thread; it only moves forward.
+final class PostgresAcknowledgement: Sendable {
+    private let value = Mutex(LSN.invalid)
+
+    var position: LSN { value.withLock { $0 } }
+
+    func advance(to lsn: LSN) {
+        value.withLock { if lsn > $0 { $0 = lsn } }
     }
 }
 

@@ -61,16 +61,51 @@ public final class SQLiteSink: SinkConnector {
 
         func register(_ collections: [CollectionSpec]) {
             for c in collections { jsonColumns[c.name] = c.jsonAttributes }
+            plans = [:]
         }
 
         /// Forgets cached schemas and statements when another connection changed the schema.
         private func refresh(_ db: SQLiteDatabase) throws {
             let version = try SQLiteSchema.schemaVersion(db)
-            if version != schemaVersion {
+            if version != schemaVersion || slot.generation != plansGeneration {
                 schemas = [:]
+                plans = [:]
                 slot.dropStatements()
                 schemaVersion = version
+                plansGeneration = slot.generation
             }
+        }
+
+        /// What writing a table by one key needs, worked out once per table and schema version:
+        /// the checks of a key, and the statement that writes a whole row (`replace`).
+        struct TablePlan {
+            let schema: SQLiteTableSchema
+            let json: Set<String>
+            let keyNames: [String]
+            let keySet: Set<String>
+            /// True when the key columns exist but are neither the primary key nor UNIQUE.
+            let lacksUniqueKey: Bool
+            /// Every column but the key, in table order, and the upsert that writes them.
+            let replaceColumns: [String]
+            let replaceJSON: [Bool]
+            let replaceSQL: String
+        }
+
+        private var plans: [String: TablePlan] = [:]
+        private var plansGeneration = -1
+
+        private func plan(_ db: SQLiteDatabase, _ table: String, keyNames: [String]) throws -> TablePlan {
+            if let cached = plans[table], cached.keyNames == keyNames { return cached }
+            let schema = try schema(db, table)
+            let keySet = Set(keyNames)
+            let json = jsonColumns[table] ?? []
+            let replaceColumns = schema.columns.filter { !keySet.contains($0) }
+            let plan = TablePlan(schema: schema, json: json, keyNames: keyNames, keySet: keySet,
+                                 lacksUniqueKey: !keyNames.isEmpty && keyNames.allSatisfy(schema.hasColumn) && !schema.isUniqueKey(keyNames),
+                                 replaceColumns: replaceColumns, replaceJSON: replaceColumns.map(json.contains),
+                                 replaceSQL: Self.upsertSQL(table, keys: keyNames, columns: replaceColumns))
+            plans[table] = plan
+            return plan
         }
 
         private func schema(_ db: SQLiteDatabase, _ table: String) throws -> SQLiteTableSchema {
@@ -119,8 +154,10 @@ public final class SQLiteSink: SinkConnector {
 
         private func applyOne(_ db: SQLiteDatabase, _ patch: DocumentPatch) throws -> PatchResult {
             let table = patch.collection
-            let schema = try schema(db, table)
-            let json = jsonColumns[table] ?? []
+            let keyNames = patch.key.count == 1 ? [patch.key.first!.key] : patch.key.keys.sorted()
+            let plan = try plan(db, table, keyNames: keyNames)
+            let schema = plan.schema
+            let json = plan.json
             var keyText: String { Value.object(patch.key).description }
             func bind(_ column: String, _ value: Value) throws(Rejection) -> SQLiteStatement.Binding {
                 do {
@@ -135,8 +172,7 @@ public final class SQLiteSink: SinkConnector {
                 }
             }
 
-            let keyNames = patch.key.keys.sorted()
-            if patch.action != .delete && !keyNames.isEmpty && keyNames.allSatisfy(schema.hasColumn) && !schema.isUniqueKey(keyNames) {
+            if patch.action != .delete && plan.lacksUniqueKey {
                 throw ConnectorError(.permanent, "table '\(table)' in '\(path)' has no PRIMARY KEY or UNIQUE index on (\(keyNames.joined(separator: ", "))), which writing by key needs — CREATE UNIQUE INDEX on those columns, or fix the key in the mapping")
             }
             let sql: String
@@ -151,7 +187,7 @@ public final class SQLiteSink: SinkConnector {
                     if patch.key[k] == .null { throw Rejection(reason: "table '\(table)', key \(keyText): key attribute '\(k)' is null") }
                     bindings.append(try bind(k, patch.key[k]!))
                 }
-                let keySet = Set(keyNames)
+                let keySet = plan.keySet
                 switch patch.action {
                 case let .upsert(set, unset):
                     // Absent columns already hold "nothing": unsetting them (or setting null) is a no-op.
@@ -162,10 +198,15 @@ public final class SQLiteSink: SinkConnector {
                     sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
                     if !ordered.isEmpty { updateFirst = cachedUpdateSQL(table, keys: keyNames, columns: ordered) }
                 case let .replace(document):
-                    for (c, v) in document where !keySet.contains(c) && v != .null { try requireColumn(c) }
-                    let ordered = schema.columns.filter { !keySet.contains($0) }
-                    for c in ordered { bindings.append(try bind(c, document[c] ?? .null)) }
-                    sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
+                    for (c, v) in document where v != .null && !schema.hasColumn(c) { try requireColumn(c) }
+                    for (c, isJSON) in zip(plan.replaceColumns, plan.replaceJSON) {
+                        do {
+                            bindings.append(try SQLiteValueMapping.binding(document[c] ?? .null, json: isJSON))
+                        } catch {
+                            throw Rejection(reason: "table '\(table)', key \(keyText), column '\(c)': cannot store \(error.reason)")
+                        }
+                    }
+                    sql = plan.replaceSQL
                 case .delete:
                     sql = Self.deleteSQL(table, keys: keyNames)
                 }

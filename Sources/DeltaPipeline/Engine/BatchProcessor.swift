@@ -4,16 +4,18 @@ import DeltaLedger
 import Logging
 
 /// Processes one batch of one source of a flow: normalise against the ledger, merge, plan,
-/// apply to the targets, then commit deltas, write records and the checkpoint together.
+/// apply to the targets, and hand back the ledger batch (deltas, write records, checkpoint) to
+/// commit as one transaction.
 ///
-/// Invariant: the checkpoint is committed only after every target applied (or refused) its
-/// patches and in the same ledger transaction as the batch's deltas (DESIGN §1).
+/// Invariant: the returned checkpoint exists only after every target applied (or refused) its
+/// patches, in the same ledger batch as the batch's deltas (DESIGN §1).
 struct BatchProcessor {
     let pipeline: String
     let flow: FlowConfig
     let source: StoreID
     let ledger: any Ledger
-    let ledgerWorker: BlockingWorker
+    /// Where ledger reads run (not the committing worker, so reads go on while a commit is written).
+    let readWorker: BlockingWorker
     let sinks: [StoreID: any SinkConnector]
     /// Stores that some flow reads: only writes to them are recorded (for echoes and guards).
     let sourceStores: Set<StoreID>
@@ -27,13 +29,13 @@ struct BatchProcessor {
     /// The stores this source's changes are applied to (the source itself excluded).
     let targets: [StoreID]
 
-    init(pipeline: String, flow: FlowConfig, source: StoreID, ledger: any Ledger, ledgerWorker: BlockingWorker,
+    init(pipeline: String, flow: FlowConfig, source: StoreID, ledger: any Ledger, readWorker: BlockingWorker,
          sinks: [StoreID: any SinkConnector], sourceStores: Set<StoreID>, logger: Logger) {
         self.pipeline = pipeline
         self.flow = flow
         self.source = source
         self.ledger = ledger
-        self.ledgerWorker = ledgerWorker
+        self.readWorker = readWorker
         self.sinks = sinks
         self.sourceStores = sourceStores
         self.logger = logger
@@ -78,9 +80,17 @@ struct BatchProcessor {
         var mayBeEcho = false
     }
 
-    /// Processes `changes`; `checkpoint` (already carrying the new position) is completed with the
-    /// clock state and counters and committed with the batch.
-    func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64) async throws -> Result {
+    /// A processed batch: what it did, and what the ledger must commit for it.
+    struct Processed: Sendable {
+        var result: Result
+        var batch: LedgerBatch
+    }
+
+    /// Processes `changes` against the ledger as `pending` (the commit in flight, if any) will
+    /// leave it; `checkpoint` (already carrying the new position) is completed with the clock
+    /// state and counters and returned in the ledger batch.
+    func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
+                 pending: CommitQueue.Overlay? = nil) async throws -> Processed {
         var result = Result()
         let twoWay = flow.direction.isTwoWay
         // Unmarked changes are matched against write records only where the bridge writes at all.
@@ -114,7 +124,7 @@ struct BatchProcessor {
         }
 
         // 2. Read the ledger's state of every document in the batch.
-        try await load(&documents, twoWay: twoWay)
+        try await load(&documents, twoWay: twoWay, pending: pending)
 
         // 3. Normalise and merge in source order.
         var deltas = [Delta]()
@@ -191,12 +201,7 @@ struct BatchProcessor {
             c.updatedAt = now
             batch.checkpoints = [c]
         }
-        let toCommit = batch
-        if !toCommit.isEmpty {
-            let ledger = self.ledger
-            try await ledgerWorker.run { try ledger.commit(toCommit) }
-        }
-        return result
+        return Processed(result: result, batch: batch)
     }
 
     /// Records the store's latest report of a document (echo or not): the write-back compares
@@ -224,8 +229,9 @@ struct BatchProcessor {
         }
     }
 
-    /// Fills in each document's ledger state, and what guards, echoes and baselines need.
-    private func load(_ documents: inout [Document], twoWay: Bool) async throws {
+    /// Fills in each document's ledger state, and what guards, echoes and baselines need, as the
+    /// ledger holds them once `pending` is committed.
+    private func load(_ documents: inout [Document], twoWay: Bool, pending: CommitQueue.Overlay?) async throws {
         guard !documents.isEmpty else { return }
         let ledger = self.ledger
         let source = self.source
@@ -236,7 +242,7 @@ struct BatchProcessor {
         let echoIndexes = documents.indices.filter { documents[$0].mayBeEcho }
         let refs = documents.map(\.ref)
         typealias Loaded = (states: [[DocumentState]], images: [[[AttributeName: Value]?]], writes: [(Int, StoreID, [AttributeName: AttributeState])])
-        let loaded = try await ledgerWorker.run { () throws -> Loaded in
+        let loaded = try await readWorker.run { () throws -> Loaded in
             var states = [[DocumentState]]()
             var images = [[[AttributeName: Value]?]]()
             for group in groups {
@@ -266,6 +272,20 @@ struct BatchProcessor {
             }
         }
         for (i, store, w) in loaded.writes { documents[i].written[store] = w }
+        guard let pending else { return }
+        let sourceImages = pending.images[source]
+        for i in documents.indices {
+            let ref = documents[i].ref
+            if let state = pending.states[ref] {
+                documents[i].loaded = state
+                documents[i].working = state
+            }
+            if twoWay, let image = sourceImages?[ref] { documents[i].shadow = image }
+            for (store, byDocument) in pending.writes {
+                guard let written = byDocument[ref], twoWay || (store == source && documents[i].mayBeEcho) else { continue }
+                documents[i].written[store, default: [:]].merge(written) { _, newer in newer }
+            }
+        }
     }
 
     /// Applies the planned patches, each target's in one call, targets in parallel; returns the
@@ -316,3 +336,4 @@ struct BatchProcessor {
         return writes
     }
 }
+

@@ -5,7 +5,9 @@ import Foundation
 import Logging
 
 /// Runs every flow of one pipeline: for each source a snapshot, then its change stream, each
-/// batch processed under one gate so that batches plan against committed ledger state.
+/// batch processed under one gate so that batches plan against the ledger state their
+/// predecessors left. A batch's ledger commit is written while the next batch is read, planned
+/// and applied (``CommitQueue``); a source reads its next batch while the engine processes one.
 ///
 /// Invariants: a source resumes from its last committed checkpoint (never from "now"); a
 /// transient failure of one store retries that source with backoff while other sources go on;
@@ -14,6 +16,9 @@ public final class PipelineEngine: Sendable {
     public let config: PipelineConfig
     let ledger: any Ledger
     let ledgerWorker = BlockingWorker(label: "ledger")
+    /// Document reads, apart from `ledgerWorker` so that they go on while a commit is written.
+    let readWorker = BlockingWorker(label: "ledger-read")
+    let commits = CommitQueue()
     let sinks: [StoreID: any SinkConnector]
     let sources: [String: any SourceConnector]
     let gate = AsyncGate()
@@ -244,32 +249,84 @@ public final class PipelineEngine: Sendable {
         return try await ledgerWorker.run { try ledger.checkpoint(pipeline: pipeline, scope: scope) }
     }
 
-    /// Updates the status JSON of a source's checkpoint (creating an empty checkpoint if needed).
-    func setStatus(_ flow: FlowConfig, _ store: StoreID, _ change: @Sendable (inout FlowStatus) -> Void) async throws {
-        var checkpoint = try await loadCheckpoint(flow, store)
-            ?? Checkpoint(pipeline: config.name, scope: PipelineEngine.scope(flow, store), position: "", updatedAt: PipelineEngine.nowMicros())
-        var status = FlowStatus(json: checkpoint.extra)
-        change(&status)
-        checkpoint.extra = status.json
-        let ledger = self.ledger
-        let c = checkpoint
-        try await ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+    /// Updates the status JSON of a source's checkpoint (creating an empty checkpoint if needed),
+    /// after the commit in flight, so that it never writes back an older position.
+    func setStatus(_ flow: FlowConfig, _ store: StoreID, _ change: @escaping @Sendable (inout FlowStatus) -> Void) async throws {
+        try await gate.withGate {
+            try? await self.commits.settle()
+            var checkpoint = try await self.loadCheckpoint(flow, store)
+                ?? Checkpoint(pipeline: self.config.name, scope: PipelineEngine.scope(flow, store), position: "", updatedAt: PipelineEngine.nowMicros())
+            var status = FlowStatus(json: checkpoint.extra)
+            change(&status)
+            checkpoint.extra = status.json
+            let ledger = self.ledger
+            let c = checkpoint
+            try await self.ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+        }
+    }
+
+    /// Waits until every batch processed so far is durable (or throws the commit's error).
+    func settleCommits() async throws {
+        try await gate.withGate { try await self.commits.settle() }
+    }
+
+    /// Processes one batch under the gate: plans and applies it against the ledger as the commit
+    /// in flight will leave it, waits for that commit, then starts the batch's own commit, after
+    /// which `acknowledging` (when given) hears that `position` is durable.
+    ///
+    /// `commitFailures` is ``CommitQueue/failures`` when the source's run began: a commit that
+    /// failed since may have been one of its own batches, so the run must start again from its
+    /// checkpoint instead of building on it.
+    private func processBatch(_ processor: BatchProcessor, _ changes: [RowChange], clock: HybridClock, checkpoint: Checkpoint,
+                              acknowledging: (any PositionAcknowledging)?, position: String, commitFailures: Int) async throws -> (BatchProcessor.Result, HybridClock) {
+        try await gate.withGate {
+            var clk = clock
+            let processed = try await processor.process(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
+                                                        pending: self.commits.overlay)
+            try await self.commits.settle()
+            if self.commits.failures != commitFailures {
+                throw ConnectorError(.transient, "a ledger commit failed while \(checkpoint.scope) was running; resuming it from its last checkpoint")
+            }
+            let batch = processed.batch
+            if !batch.isEmpty {
+                let (ledger, worker) = (self.ledger, self.ledgerWorker)
+                self.commits.start(CommitQueue.Overlay(batch: batch)) {
+                    try await worker.run { try ledger.commit(batch) }
+                    acknowledging?.acknowledge(position)
+                }
+            }
+            return (processed.result, clk)
+        }
     }
 
     private func specs(_ flow: FlowConfig, _ store: StoreID) -> [CollectionSpec] {
         flow.collections.compactMap { $0.mapping(for: store)?.spec }
     }
 
+    /// ``streamSourceBatches(_:_:follow:)``, returning only once its last commit is durable (also
+    /// when it fails or is cancelled: SIGTERM drains the batch in flight).
     private func streamSource(_ flow: FlowConfig, _ store: StoreID, follow: Bool) async throws -> SourceRun {
+        do {
+            let run = try await streamSourceBatches(flow, store, follow: follow)
+            try await settleCommits()
+            return run
+        } catch {
+            try? await settleCommits()
+            throw error
+        }
+    }
+
+    private func streamSourceBatches(_ flow: FlowConfig, _ store: StoreID, follow: Bool) async throws -> SourceRun {
         let scope = PipelineEngine.scope(flow, store)
         guard let source = sources[scope] else { return SourceRun() }
         let sourceStores = Set(config.flows.flatMap(\.direction.sources))
-        let processor = BatchProcessor(pipeline: config.name, flow: flow, source: store, ledger: ledger, ledgerWorker: ledgerWorker,
+        let processor = BatchProcessor(pipeline: config.name, flow: flow, source: store, ledger: ledger, readWorker: readWorker,
                                        sinks: sinks, sourceStores: sourceStores, logger: logger)
         var checkpoint = try await loadCheckpoint(flow, store)
             ?? Checkpoint(pipeline: config.name, scope: scope, position: "", updatedAt: PipelineEngine.nowMicros())
         var clock = HybridClock(origin: store, maxClockSkew: config.options.maxClockSkew,
                                 lastTime: checkpoint.clockTime, lastCounter: checkpoint.clockCounter)
+        let commitFailures = commits.failures
         var run = SourceRun()
         var status = FlowStatus(json: checkpoint.extra)
         status.state = .running
@@ -308,12 +365,8 @@ public final class PipelineEngine: Sendable {
                         status.snapshotDone += Int64(chunk.rows.count)
                         var c = checkpoint
                         c.extra = status.json
-                        let commit = c
-                        let r = try await gate.withGate { [clock] in
-                            var clk = clock
-                            let r = try await processor.process(chunk.rows, clock: &clk, checkpoint: commit, now: PipelineEngine.nowMicros())
-                            return (r, clk)
-                        }
+                        let r = try await processBatch(processor, chunk.rows, clock: clock, checkpoint: c, acknowledging: nil, position: "",
+                                                       commitFailures: commitFailures)
                         clock = r.1
                         checkpoint.clockTime = clock.lastTime
                         checkpoint.clockCounter = clock.lastCounter
@@ -331,40 +384,51 @@ public final class PipelineEngine: Sendable {
             checkpoint.extra = status.json
             let ledger = self.ledger
             let c = checkpoint
-            try await ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+            try await gate.withGate {
+                try await self.commits.settle()
+                try await self.ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
+            }
             logger.info("\(scope): snapshot done (\(status.snapshotDone) rows), streaming from \(checkpoint.position)")
         }
 
         status.phase = .streaming
         var windowStart = Date()
         var windowEvents = 0
-        for try await batch in source.changes(of: collections, after: checkpoint.position, follow: follow) {
-            try Task.checkCancellation()
-            var c = checkpoint
-            c.position = batch.position
-            windowEvents += batch.changes.count
-            let elapsed = Date().timeIntervalSince(windowStart)
-            if elapsed >= 1 {
-                status.eventsPerSecond = Double(windowEvents) / elapsed
-                windowStart = Date()
-                windowEvents = 0
+        let acknowledging = source as? any PositionAcknowledging
+        let pruning = prunable.contains(scope) ? source as? any ChangeLogPruning : nil
+        // The position whose commit was still in flight after the last batch: durable once the
+        // next batch has passed the gate (commits complete in order), then prunable.
+        var unpruned: String?
+        try await ReadAhead.run(source.changes(of: collections, after: checkpoint.position, follow: follow)) { next in
+            while let batch = try await next() {
+                try Task.checkCancellation()
+                var c = checkpoint
+                c.position = batch.position
+                windowEvents += batch.changes.count
+                let elapsed = Date().timeIntervalSince(windowStart)
+                if elapsed >= 1 {
+                    status.eventsPerSecond = Double(windowEvents) / elapsed
+                    windowStart = Date()
+                    windowEvents = 0
+                }
+                c.extra = status.json
+                let r = try await processBatch(processor, batch.changes, clock: clock, checkpoint: c, acknowledging: acknowledging,
+                                               position: batch.position, commitFailures: commitFailures)
+                clock = r.1
+                checkpoint = c
+                checkpoint.clockTime = clock.lastTime
+                checkpoint.clockCounter = clock.lastCounter
+                checkpoint.appliedEvents += Int64(batch.changes.count)
+                record(r.0, events: batch.changes.count)
+                if let pruning {
+                    if let durable = unpruned { try await pruning.prune(upTo: durable) }
+                    unpruned = batch.position
+                }
             }
-            c.extra = status.json
-            let commit = c
-            let r = try await gate.withGate { [clock] in
-                var clk = clock
-                let r = try await processor.process(batch.changes, clock: &clk, checkpoint: commit, now: PipelineEngine.nowMicros())
-                return (r, clk)
-            }
-            clock = r.1
-            checkpoint = commit
-            checkpoint.clockTime = clock.lastTime
-            checkpoint.clockCounter = clock.lastCounter
-            checkpoint.appliedEvents += Int64(batch.changes.count)
-            record(r.0, events: batch.changes.count)
-            if prunable.contains(scope), let pruning = source as? any ChangeLogPruning {
-                try await pruning.prune(upTo: batch.position)
-            }
+        }
+        if let pruning, let durable = unpruned {
+            try await settleCommits()
+            try await pruning.prune(upTo: durable)
         }
         return run
     }
