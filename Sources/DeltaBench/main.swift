@@ -6,6 +6,10 @@
 import Glibc
 #endif
 
+import DeltaPipeline
+
+ProcessMemory.limitMallocArenas()
+
 let usage = """
 usage: deltabridge-bench <suite> [options]
 

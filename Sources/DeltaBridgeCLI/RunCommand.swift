@@ -28,6 +28,7 @@ struct Run: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        ProcessMemory.limitMallocArenas()
         bootstrapLogging(logLevel)
         let configs = loadPipelines(path)
         let registry = makeRegistry()

@@ -56,7 +56,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         } else {
             do {
                 let readDB = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 30_000)
-                try readDB.execute("PRAGMA cache_size=-\(options.cacheMegabytes * 1024)")
+                try readDB.execute("PRAGMA cache_size=-\(max(1, options.cacheMegabytes / 4) * 1024)")
                 reader = Mutex(try Connection(readDB, keepHistory: options.keepHistory))
             } catch let error as SQLiteError {
                 throw LedgerError("cannot open ledger \(path) for reading: \(error.message) — check that the file is readable")

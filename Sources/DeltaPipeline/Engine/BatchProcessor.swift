@@ -88,9 +88,11 @@ struct BatchProcessor {
 
     /// Processes `changes` against the ledger as `pending` (the commit in flight, if any) will
     /// leave it; `checkpoint` (already carrying the new position) is completed with the clock
-    /// state and counters and returned in the ledger batch.
+    /// state and counters and returned in the ledger batch. `unknownToLedger`: the caller knows
+    /// that the ledger holds none of these documents (the first snapshot of a one-way flow's
+    /// empty namespace), so their states are not read.
     func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
-                 pending: CommitQueue.Overlay? = nil) async throws -> Processed {
+                 pending: CommitQueue.Overlay? = nil, unknownToLedger: Bool = false) async throws -> Processed {
         var result = Result()
         let twoWay = flow.direction.isTwoWay
         // Unmarked changes are matched against write records only where the bridge writes at all.
@@ -124,7 +126,7 @@ struct BatchProcessor {
         }
 
         // 2. Read the ledger's state of every document in the batch.
-        try await load(&documents, twoWay: twoWay, pending: pending)
+        try await load(&documents, twoWay: twoWay, pending: pending, unknownToLedger: unknownToLedger)
 
         // 3. Normalise and merge in source order.
         var deltas = [Delta]()
@@ -231,7 +233,7 @@ struct BatchProcessor {
 
     /// Fills in each document's ledger state, and what guards, echoes and baselines need, as the
     /// ledger holds them once `pending` is committed.
-    private func load(_ documents: inout [Document], twoWay: Bool, pending: CommitQueue.Overlay?) async throws {
+    private func load(_ documents: inout [Document], twoWay: Bool, pending: CommitQueue.Overlay?, unknownToLedger: Bool) async throws {
         guard !documents.isEmpty else { return }
         let ledger = self.ledger
         let source = self.source
@@ -246,7 +248,8 @@ struct BatchProcessor {
             var states = [[DocumentState]]()
             var images = [[[AttributeName: Value]?]]()
             for group in groups {
-                states.append(try ledger.stateList(group.namespace, group.keys))
+                states.append(unknownToLedger ? [DocumentState](repeating: DocumentState(), count: group.keys.count)
+                                              : try ledger.stateList(group.namespace, group.keys))
                 if twoWay { images.append(try ledger.imageList(store: source, group.namespace, group.keys)) }
             }
             // Guards (rule 8) need what the bridge wrote to every target; echoes (rule 4) need

@@ -278,11 +278,12 @@ public final class PipelineEngine: Sendable {
     /// failed since may have been one of its own batches, so the run must start again from its
     /// checkpoint instead of building on it.
     private func processBatch(_ processor: BatchProcessor, _ changes: [RowChange], clock: HybridClock, checkpoint: Checkpoint,
-                              acknowledging: (any PositionAcknowledging)?, position: String, commitFailures: Int) async throws -> (BatchProcessor.Result, HybridClock) {
+                              acknowledging: (any PositionAcknowledging)?, position: String, commitFailures: Int,
+                              unknownToLedger: Bool = false) async throws -> (BatchProcessor.Result, HybridClock) {
         try await gate.withGate {
             var clk = clock
             let processed = try await processor.process(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
-                                                        pending: self.commits.overlay)
+                                                        pending: self.commits.overlay, unknownToLedger: unknownToLedger)
             try await self.commits.settle()
             if self.commits.failures != commitFailures {
                 throw ConnectorError(.transient, "a ledger commit failed while \(checkpoint.scope) was running; resuming it from its last checkpoint")
@@ -352,7 +353,15 @@ public final class PipelineEngine: Sendable {
                 status.snapshotDone = 0
                 status.snapshotTotal = total
                 let limit = config.options.batchSize
+                let ledger = self.ledger
                 for collection in collections {
+                    // A one-way flow's namespace has one writer, this source; while the ledger
+                    // holds none of its documents, the snapshot's (each read once, in key order)
+                    // are all new, and reading their states back would only find nothing.
+                    var unknownToLedger = false
+                    if !flow.direction.isTwoWay, let namespace = flow.collections.first(where: { $0.mapping(for: store)?.spec.name == collection.name })?.namespace {
+                        unknownToLedger = try await readWorker.run { try ledger.keys(namespace, after: nil, limit: 1).isEmpty }
+                    }
                     // One chunk is read ahead while the previous one is processed (the reader
                     // works on its own thread); never more, so memory stays bounded.
                     var ahead: Task<SnapshotChunk, any Error>? = Task { try await reader.read(collection, after: nil, limit: limit) }
@@ -366,7 +375,7 @@ public final class PipelineEngine: Sendable {
                         var c = checkpoint
                         c.extra = status.json
                         let r = try await processBatch(processor, chunk.rows, clock: clock, checkpoint: c, acknowledging: nil, position: "",
-                                                       commitFailures: commitFailures)
+                                                       commitFailures: commitFailures, unknownToLedger: unknownToLedger)
                         clock = r.1
                         checkpoint.clockTime = clock.lastTime
                         checkpoint.clockCounter = clock.lastCounter
