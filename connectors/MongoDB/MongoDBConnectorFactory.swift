@@ -15,6 +15,7 @@ public struct MongoDBConnectorFactory: ConnectorFactory {
     /// `warn` receives the connectors' warnings (default: standard error).
     public init(warn: @escaping MongoWarningHandler = MongoStoreConfig.standardError) {
         self.warn = warn
+        MongoClientLibrary.forgetSharedMemoryName()
     }
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {

@@ -55,16 +55,18 @@ final class MongoEchoRegistry: Sendable {
     /// Whether any source in this process reads the scope.
     func isRead(_ scope: String) -> Bool { state.withLock { ($0[scope]?.readers ?? 0) > 0 } }
 
+    // The scopes are changed in place (`all[scope]!...`): a copy of a scope taken out of the
+    // dictionary and written back would copy all its pending writes on every call.
+
     func record(_ scope: String, collection: String, id: Value, _ write: Write) {
         state.withLock { all in
-            guard var s = all[scope], s.readers > 0 else { return }
-            if s.count >= Self.limit {
-                s.pending.removeAll()
-                s.count = 0
+            guard let readers = all[scope]?.readers, readers > 0 else { return }
+            if all[scope]!.count >= Self.limit {
+                all[scope]!.pending.removeAll()
+                all[scope]!.count = 0
             }
-            s.pending[Self.key(collection, id), default: []].append(write)
-            s.count += 1
-            all[scope] = s
+            all[scope]!.pending[Self.key(collection, id), default: []].append(write)
+            all[scope]!.count += 1
         }
     }
 
@@ -74,17 +76,19 @@ final class MongoEchoRegistry: Sendable {
         guard let id = change.attributes["_id"] else { return false }
         let key = Self.key(change.collection, id)
         return state.withLock { all in
-            guard var s = all[scope], var writes = s.pending[key], !writes.isEmpty else { return false }
+            guard let writes = all[scope]?.pending[key], !writes.isEmpty else { return false }
             var matched: Int?
             for (i, w) in writes.enumerated() where time <= w.until && Self.matches(change, w) {
                 matched = i
                 break
             }
             guard let matched else { return false }
-            writes.removeFirst(matched + 1)
-            s.count -= matched + 1
-            s.pending[key] = writes.isEmpty ? nil : writes
-            all[scope] = s
+            all[scope]!.count -= matched + 1
+            if matched + 1 == writes.count {
+                all[scope]!.pending[key] = nil
+            } else {
+                all[scope]!.pending[key]!.removeFirst(matched + 1)
+            }
             return true
         }
     }
@@ -92,15 +96,15 @@ final class MongoEchoRegistry: Sendable {
     /// Drops pending writes that happened before `time` without an event (no-op updates).
     func expire(_ scope: String, before time: MongoClusterTime) {
         state.withLock { all in
-            guard var s = all[scope], s.count > 0 else { return }
-            for (key, writes) in s.pending {
-                let kept = writes.filter { !($0.until < time) }
-                if kept.count != writes.count {
-                    s.count -= writes.count - kept.count
-                    s.pending[key] = kept.isEmpty ? nil : kept
-                }
+            guard let count = all[scope]?.count, count > 0 else { return }
+            var expired: [(String, [Write])] = []
+            for (key, writes) in all[scope]!.pending where writes.contains(where: { $0.until < time }) {
+                expired.append((key, writes.filter { !($0.until < time) }))
             }
-            all[scope] = s
+            for (key, kept) in expired {
+                all[scope]!.count -= all[scope]!.pending[key]!.count - kept.count
+                all[scope]!.pending[key] = kept.isEmpty ? nil : kept
+            }
         }
     }
 

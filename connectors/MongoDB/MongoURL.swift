@@ -41,4 +41,16 @@ enum MongoClientLibrary {
     }()
 
     static func initialize() { _ = once }
+
+    /// Debian's libmongoc initialises itself as the library loads, before any code of ours runs,
+    /// and keeps its counters in `/dev/shm/mongoc-<pid>`, which only a clean exit removes: a
+    /// killed process would leave the file behind. Its name is removed at once (the mapping
+    /// stays valid); nothing else uses it.
+    static func forgetSharedMemoryName() {
+        _ = forgotten
+    }
+
+    private static let forgotten: Void = {
+        unlink("/dev/shm/mongoc-\(getpid())")
+    }()
 }
