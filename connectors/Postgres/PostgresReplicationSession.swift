@@ -42,8 +42,13 @@ final class PostgresReplicationSession: @unchecked Sendable {
     private(set) var lastYielded: LSN
     /// Set when the last batch handed out ended inside a transaction.
     private var lastYieldedPartial: PostgresPosition.Partial?
-    /// What the consumer has confirmed (reported as flushed).
+    /// What the engine has made durable and this session handed out (or resumed from).
     private var confirmed: LSN
+    /// The newest WAL position this connection's walsender has sent (records and keepalives).
+    /// Status updates never report more than it: confirming a position the walsender's reader
+    /// has not reached lets the server advance the slot's restart point past WAL that reader
+    /// still needs, and recycle it ("requested WAL segment has already been removed").
+    private var received = LSN.invalid
     /// follow == false: the server's flushed WAL position when the session began.
     private var target: LSN?
     private var lastStatusAt: Int64 = 0
@@ -155,13 +160,14 @@ final class PostgresReplicationSession: @unchecked Sendable {
         guard !closed else { return false }
         guard started, let repl, repl.isOpen else { return true }
         refreshConfirmed()
-        if Monotonic.milliseconds() - lastStatusAt >= Self.statusInterval || confirmed > lastSentFlush { try? sendStatus(replyRequested: false) }
+        if Monotonic.milliseconds() - lastStatusAt >= Self.statusInterval || reportable > lastSentFlush { try? sendStatus(replyRequested: false) }
         return true
     }
 
     private func sendStatus(replyRequested: Bool) throws {
         guard let repl else { return }
-        let update = PgStandbyStatusUpdate(written: confirmed, flushed: confirmed, applied: confirmed,
+        let flushed = reportable
+        let update = PgStandbyStatusUpdate(written: flushed, flushed: flushed, applied: flushed,
                                            clock: Monotonic.unixMicros(), replyRequested: replyRequested)
         do {
             try repl.sendCopyData(update.encoded())
@@ -169,8 +175,12 @@ final class PostgresReplicationSession: @unchecked Sendable {
             throw ConnectorError(.transient, "\(config.label): the replication connection broke while sending a status update (\(error.message))")
         }
         lastStatusAt = Monotonic.milliseconds()
-        lastSentFlush = confirmed
+        lastSentFlush = flushed
     }
+
+    /// What a status update may report as flushed (0/0, which the server ignores, until the
+    /// walsender has sent something).
+    private var reportable: LSN { min(confirmed, received) }
 
     // MARK: Starting
 
@@ -210,6 +220,8 @@ final class PostgresReplicationSession: @unchecked Sendable {
 
         let repl = try PGConnection.connect(url: config.url, replication: true, store: config.store)
         self.repl = repl
+        received = .invalid
+        lastSentFlush = .invalid
         do throws(PostgresServerError) {
             if !follow {
                 let identify = try repl.exec("IDENTIFY_SYSTEM")
@@ -259,7 +271,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
         while true {
             refreshConfirmed()
             let now = Monotonic.milliseconds()
-            if now - lastStatusAt >= Self.statusInterval || confirmed > lastSentFlush { try sendStatus(replyRequested: false) }
+            if now - lastStatusAt >= Self.statusInterval || reportable > lastSentFlush { try sendStatus(replyRequested: false) }
             let hasOutput = !pending.isEmpty || pendingPosition > lastYielded
             let deadline = hasOutput && transaction == nil ? now : stepDeadline
             let read: PGConnection.CopyRead
@@ -328,6 +340,7 @@ final class PostgresReplicationSession: @unchecked Sendable {
         }
         switch message {
         case let .keepalive(walEnd, _, replyRequested):
+            received = max(received, walEnd)
             if transaction == nil { serverHead = max(serverHead ?? walEnd, walEnd) }
             if let target, !follow, transaction == nil, walEnd >= target {
                 finished = true
@@ -343,7 +356,8 @@ final class PostgresReplicationSession: @unchecked Sendable {
                 return .batch(emit(position: max(pendingPosition, walEnd), caughtUp: true))
             }
             return nil
-        case let .xLogData(_, _, _, payload):
+        case let .xLogData(_, walEnd, _, payload):
+            received = max(received, walEnd)
             lastChangeAt = Monotonic.milliseconds()
             let decoded: PgOutputMessage
             do {
