@@ -158,12 +158,13 @@ struct BatchProcessor {
                                metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
             }
             let ref = documents[d].ref
-            let ds = normalizer.deltas(for: change, namespace: ref.namespace, key: ref.key, state: documents[d].working, baseline: baseline, stamp: issued.stamp)
-            if !ds.isEmpty {
-                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(ds.count) }
-                for delta in ds { Merge.apply(delta.change, stamp: delta.stamp, to: &documents[d].working) }
-                documents[d].deltaCount += ds.count
-                deltas += ds
+            let first = deltas.count
+            normalizer.appendDeltas(for: change, namespace: ref.namespace, key: ref.key, state: documents[d].working, baseline: baseline,
+                                    stamp: issued.stamp, to: &deltas)
+            if deltas.count > first {
+                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(deltas.count - first) }
+                for delta in deltas[first...] { Merge.apply(delta.change, stamp: delta.stamp, to: &documents[d].working) }
+                documents[d].deltaCount += deltas.count - first
             }
             observe(&documents[d], change, normalizer)
         }
@@ -172,11 +173,13 @@ struct BatchProcessor {
         // 4. Plan the patches of every target (and write-backs to the source in two-way flows).
         var planned = [PlannedPatch]()
         planned.reserveCapacity(documents.count * max(1, targets.count))
-        for document in documents where document.reported {
-            let change = Planner.DocumentChange(ref: document.ref, before: document.loaded, after: document.working, observed: document.observed,
-                                                observedIsFull: document.observedIsFull, observedDeleted: document.observedDeleted)
-            planners[document.mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
-                                                          writesOf: { document.written[$0] ?? [:] }, to: &planned)
+        for i in documents.indices where documents[i].reported {
+            let change = Planner.DocumentChange(ref: documents[i].ref, before: documents[i].loaded, after: documents[i].working,
+                                                observed: documents[i].observed, observedIsFull: documents[i].observedIsFull,
+                                                observedDeleted: documents[i].observedDeleted)
+            let written = documents[i].written
+            planners[documents[i].mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
+                                                              writesOf: { written[$0] ?? [:] }, to: &planned)
         }
 
         // 5. Apply per target, targets in parallel.
@@ -186,10 +189,11 @@ struct BatchProcessor {
         var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: [])
         var merged = [MergedDocument]()
         merged.reserveCapacity(documents.count)
-        for document in documents {
-            if document.deltaCount > 0 { merged.append(MergedDocument(ref: document.ref, state: document.working)) }
-            if document.shadowed {
-                batch.images.append(StoreImage(store: source, namespace: document.ref.namespace, key: document.ref.key, image: document.shadow))
+        for i in documents.indices {
+            if documents[i].deltaCount > 0 { merged.append(MergedDocument(ref: documents[i].ref, state: documents[i].working)) }
+            if documents[i].shadowed {
+                let ref = documents[i].ref
+                batch.images.append(StoreImage(store: source, namespace: ref.namespace, key: ref.key, image: documents[i].shadow))
             }
         }
         // The engine's gate makes this batch the ledger's only writer since the states were

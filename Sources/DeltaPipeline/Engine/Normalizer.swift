@@ -6,9 +6,14 @@ import DeltaCore
 ///
 /// Invariants: attribute names leave it logical (renamed, filtered by include/exclude); every
 /// delta of one change carries the same stamp; attributes known unchanged (TOAST) never change.
-struct Normalizer {
+final class Normalizer: Sendable {
     let mapping: CollectionMapping
     let storeMapping: StoreMapping
+
+    init(mapping: CollectionMapping, storeMapping: StoreMapping) {
+        self.mapping = mapping
+        self.storeMapping = storeMapping
+    }
 
     /// The document key of a change, from the store's key attributes; nil when one is missing.
     func key(of change: RowChange) -> DocumentKey? {
@@ -64,19 +69,28 @@ struct Normalizer {
     /// stale — so it yields no delta. Without a baseline the ledger's state is the reference.
     func deltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState,
                 baseline: [AttributeName: Value]? = nil, stamp: Stamp) -> [Delta] {
+        var out = [Delta]()
+        appendDeltas(for: change, namespace: namespace, key: key, state: state, baseline: baseline, stamp: stamp, to: &out)
+        return out
+    }
+
+    /// ``deltas(for:namespace:key:state:baseline:stamp:)`` appended to `out` (the engine's batch
+    /// list, without a list per change).
+    func appendDeltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState,
+                      baseline: [AttributeName: Value]?, stamp: Stamp, to out: inout [Delta]) {
         func delta(_ c: Delta.Change) -> Delta { Delta(namespace: namespace, key: key, change: c, stamp: stamp) }
         switch change.operation {
         case .delete:
-            if state.tombstone != nil && !state.isAlive { return [] }
-            return [delta(.tombstone)]
+            if state.tombstone != nil && !state.isAlive { return }
+            out.append(delta(.tombstone))
         case .upsert:
             let alive = state.isAlive
             let image = logicalImage(of: change)
-            var out = [Delta]()
             for (name, value) in image {
                 if let before = baseline?[name], before == value { continue }
                 if !alive || state.attributes[name]?.value != value { out.append(delta(.set(name, value))) }
             }
+            guard alive || state.tombstone != nil || !change.removed.isEmpty else { return }
             let unchanged = storeMapping.keepsNames ? change.unchanged : Set(change.unchanged.map(storeMapping.logicalName))
             switch change.image {
             case .full:
@@ -91,7 +105,6 @@ struct Normalizer {
                     if state.attributes[name]?.value != nil || !alive { out.append(delta(.unset(name))) }
                 }
             }
-            return out
         }
     }
 

@@ -16,9 +16,14 @@ struct PlannedPatch: Sendable {
 /// Invariants: patches carry the store's own attribute names and only admitted attributes; a
 /// two-way patch always carries the guard of what the ledger believes the target holds; a
 /// source whose own change lost is told the winner (write-back), so stores converge (rule 10).
-struct Planner {
+final class Planner: Sendable {
     let flow: FlowConfig
     let mapping: CollectionMapping
+
+    init(flow: FlowConfig, mapping: CollectionMapping) {
+        self.flow = flow
+        self.mapping = mapping
+    }
 
     /// What one batch did to one document, as the planner needs it.
     struct DocumentChange {
