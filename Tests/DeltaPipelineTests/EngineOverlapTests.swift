@@ -123,7 +123,7 @@ final class HeldCommitLedger: Ledger, @unchecked Sendable {
     }
 
     func commit(_ batch: LedgerBatch) throws -> [DocumentRef: Merge.Outcome] {
-        if let position = batch.checkpoints.first.flatMap({ Int($0.position) }), position >= 1, position < streamed, !batch.deltas.isEmpty {
+        if let position = batch.checkpoints.first.flatMap({ Int($0.position) }), position >= 1, position < streamed, batch.mergedDocuments?.isEmpty == false {
             condition.lock()
             let deadline = Date().addingTimeInterval(10)
             while reads <= position && condition.wait(until: deadline) {}

@@ -9,7 +9,7 @@ import Logging
 ///
 /// Invariant: the returned checkpoint exists only after every target applied (or refused) its
 /// patches, in the same ledger batch as the batch's deltas (DESIGN §1).
-struct BatchProcessor {
+struct BatchProcessor: Sendable {
     let pipeline: String
     let flow: FlowConfig
     let source: StoreID
@@ -86,13 +86,33 @@ struct BatchProcessor {
         var batch: LedgerBatch
     }
 
-    /// Processes `changes` against the ledger as `pending` (the commit in flight, if any) will
-    /// leave it; `checkpoint` (already carrying the new position) is completed with the clock
-    /// state and counters and returned in the ledger batch. `unknownToLedger`: the caller knows
-    /// that the ledger holds none of these documents (the first snapshot of a one-way flow's
-    /// empty namespace), so their states are not read.
+    /// A planned batch: the patches for the targets, and the ledger batch to commit once they
+    /// are applied (without write records and the dead letters of refused patches, which only
+    /// the targets' answers give).
+    struct Prepared: Sendable {
+        var result: Result
+        var planned: [PlannedPatch]
+        var batch: LedgerBatch
+        var now: Int64
+
+        /// True when applying may add write records (for echoes and guards): the next batch
+        /// must then plan after this one's targets answered.
+        var recordsWrites: Bool { planned.contains { !$0.writes.isEmpty } }
+    }
+
+    /// ``prepare(_:clock:checkpoint:now:pending:unknownToLedger:)`` and ``apply(_:)`` in one.
     func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
-                 pending: CommitQueue.Overlay? = nil, unknownToLedger: Bool = false) async throws -> Processed {
+                 pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Processed {
+        try await apply(prepare(changes, clock: &clock, checkpoint: checkpoint, now: now, pending: pending, unknownToLedger: unknownToLedger))
+    }
+
+    /// Plans `changes` against the ledger as `pending` (the batches not yet committed) will leave
+    /// it; `checkpoint` (already carrying the new position) is completed with the clock state and
+    /// counters and returned in the ledger batch. `unknownToLedger`: the caller knows that the
+    /// ledger holds none of these documents (the first snapshot of a one-way flow's empty
+    /// namespace), so their states are not read.
+    func prepare(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
+                 pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Prepared {
         var result = Result()
         let twoWay = flow.direction.isTwoWay
         // Unmarked changes are matched against write records only where the bridge writes at all.
@@ -182,11 +202,9 @@ struct BatchProcessor {
                                                               writesOf: { written[$0] ?? [:] }, to: &planned)
         }
 
-        // 5. Apply per target, targets in parallel.
-        let writes = try await apply(planned, deadLetters: &deadLetters, result: &result, now: now)
-
-        // 6. Commit deltas, write records, dead letters and the checkpoint in one transaction.
-        var batch = LedgerBatch(deltas: deltas, writes: writes, checkpoints: [], deadLetters: deadLetters, images: [])
+        // 5. What the ledger commits once the targets applied the patches: deltas, merged
+        // states, images, dead letters and the checkpoint, in one transaction.
+        var batch = LedgerBatch(deltas: deltas, writes: [], checkpoints: [], deadLetters: deadLetters, images: [])
         var merged = [MergedDocument]()
         merged.reserveCapacity(documents.count)
         for i in documents.indices {
@@ -207,6 +225,15 @@ struct BatchProcessor {
             c.updatedAt = now
             batch.checkpoints = [c]
         }
+        return Prepared(result: result, planned: planned, batch: batch, now: now)
+    }
+
+    /// Applies a prepared batch to its targets; returns the ledger batch completed with the
+    /// write records of applied patches and the dead letters of refused ones.
+    func apply(_ prepared: Prepared) async throws -> Processed {
+        var result = prepared.result
+        var batch = prepared.batch
+        batch.writes = try await apply(prepared.planned, deadLetters: &batch.deadLetters, result: &result, now: prepared.now)
         return Processed(result: result, batch: batch)
     }
 
@@ -237,7 +264,7 @@ struct BatchProcessor {
 
     /// Fills in each document's ledger state, and what guards, echoes and baselines need, as the
     /// ledger holds them once `pending` is committed.
-    private func load(_ documents: inout [Document], twoWay: Bool, pending: CommitQueue.Overlay?, unknownToLedger: Bool) async throws {
+    private func load(_ documents: inout [Document], twoWay: Bool, pending: [CommitQueue.Overlay], unknownToLedger: Bool) async throws {
         guard !documents.isEmpty else { return }
         let ledger = self.ledger
         let source = self.source
@@ -279,7 +306,13 @@ struct BatchProcessor {
             }
         }
         for (i, store, w) in loaded.writes { documents[i].written[store] = w }
-        guard let pending else { return }
+        for pending in pending {
+            apply(pending, to: &documents, twoWay: twoWay)
+        }
+    }
+
+    /// Replaces what the ledger said of each document by what a batch in flight will commit.
+    private func apply(_ pending: CommitQueue.Overlay, to documents: inout [Document], twoWay: Bool) {
         let sourceImages = pending.images[source]
         for i in documents.indices {
             let ref = documents[i].ref

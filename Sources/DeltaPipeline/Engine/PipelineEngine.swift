@@ -3,6 +3,7 @@ import DeltaCore
 import DeltaLedger
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs every flow of one pipeline: for each source a snapshot, then its change stream, each
 /// batch processed under one gate so that batches plan against the ledger state their
@@ -200,12 +201,67 @@ public final class PipelineEngine: Sendable {
     }
 
     /// Totals for one source run.
-    struct SourceRun {
+    struct SourceRun: Sendable {
         var events = 0
         var deltas = 0
         var patchesApplied = 0
         var guardsFailed = 0
         var rejected = 0
+    }
+
+    /// What a source's batches did once they were durable, the newest durable stream position
+    /// not yet handed to pruning, and the first failure of one of its batches; filled in by the
+    /// batches' applies and commits, which run while the source reads on.
+    final class SourceProgress: Sendable {
+        private let state = Mutex<(run: SourceRun, durable: String?, failure: (any Error)?, interrupt: (@Sendable (any Error) -> Void)?)>(
+            (SourceRun(), nil, nil, nil))
+
+        /// Why a batch of this source failed (the run must stop and resume from its checkpoint).
+        var failure: (any Error)? { state.withLock { $0.failure } }
+
+        /// Records a failure and interrupts whatever the run waits for (its stream's next batch).
+        func fail(_ error: any Error) {
+            let interrupt = state.withLock { s -> (@Sendable (any Error) -> Void)? in
+                if s.failure == nil { s.failure = error }
+                return s.interrupt
+            }
+            interrupt?(error)
+        }
+
+        /// What to call when a batch fails while the run waits (nil: nothing to wake).
+        func onFailure(_ interrupt: (@Sendable (any Error) -> Void)?) {
+            let failure = state.withLock { s -> (any Error)? in
+                s.interrupt = interrupt
+                return s.failure
+            }
+            if let failure { interrupt?(failure) }
+        }
+
+        /// Throws the first failure of a batch of this source, if any.
+        func check() throws {
+            if let failure { throw failure }
+        }
+
+        func add(_ r: BatchProcessor.Result, events: Int, durable position: String?) {
+            state.withLock { s in
+                s.run.events += events
+                s.run.deltas += r.deltas
+                s.run.patchesApplied += r.patchesApplied
+                s.run.guardsFailed += r.guardsFailed
+                s.run.rejected += r.rejected
+                if let position { s.durable = position }
+            }
+        }
+
+        var run: SourceRun { state.withLock { $0.run } }
+
+        /// The newest durable position since the last call, if any.
+        func takeDurable() -> String? {
+            state.withLock { s in
+                defer { s.durable = nil }
+                return s.durable
+            }
+        }
     }
 
     /// Runs one source: retries transient errors with exponential backoff (0.2 s doubling to
@@ -253,7 +309,7 @@ public final class PipelineEngine: Sendable {
     /// after the commit in flight, so that it never writes back an older position.
     func setStatus(_ flow: FlowConfig, _ store: StoreID, _ change: @escaping @Sendable (inout FlowStatus) -> Void) async throws {
         try await gate.withGate {
-            try? await self.commits.settle()
+            await self.commits.settle()
             var checkpoint = try await self.loadCheckpoint(flow, store)
                 ?? Checkpoint(pipeline: self.config.name, scope: PipelineEngine.scope(flow, store), position: "", updatedAt: PipelineEngine.nowMicros())
             var status = FlowStatus(json: checkpoint.extra)
@@ -265,38 +321,45 @@ public final class PipelineEngine: Sendable {
         }
     }
 
-    /// Waits until every batch processed so far is durable (or throws the commit's error).
-    func settleCommits() async throws {
-        try await gate.withGate { try await self.commits.settle() }
+    /// Waits until every batch in flight has been applied and committed, or has failed.
+    func settleCommits() async {
+        _ = try? await gate.withGate { await self.commits.settle() }
     }
 
-    /// Processes one batch under the gate: plans and applies it against the ledger as the commit
-    /// in flight will leave it, waits for that commit, then starts the batch's own commit, after
-    /// which `acknowledging` (when given) hears that `position` is durable.
+    /// Plans one batch under the gate, against the ledger as the batches in flight will leave it,
+    /// and queues it to be applied and committed (``CommitQueue``) while the next batch is
+    /// planned; once durable, `acknowledging` (when given) hears that `position` is, and
+    /// `progress` counts the batch (`durable`: the position pruning may use).
     ///
-    /// `commitFailures` is ``CommitQueue/failures`` when the source's run began: a commit that
-    /// failed since may have been one of its own batches, so the run must start again from its
-    /// checkpoint instead of building on it.
+    /// A batch of this source that failed (or was planned on one that failed) stops the run with
+    /// its error (through `progress`); the run then resumes from its checkpoint.
     private func processBatch(_ processor: BatchProcessor, _ changes: [RowChange], clock: HybridClock, checkpoint: Checkpoint,
-                              acknowledging: (any PositionAcknowledging)?, position: String, commitFailures: Int,
-                              unknownToLedger: Bool = false) async throws -> (BatchProcessor.Result, HybridClock) {
+                              acknowledging: (any PositionAcknowledging)?, position: String, durable: String?,
+                              progress: SourceProgress, unknownToLedger: Bool = false) async throws -> HybridClock {
         try await gate.withGate {
+            try progress.check()
             var clk = clock
-            let processed = try await processor.process(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
-                                                        pending: self.commits.overlay, unknownToLedger: unknownToLedger)
-            try await self.commits.settle()
-            if self.commits.failures != commitFailures {
-                throw ConnectorError(.transient, "a ledger commit failed while \(checkpoint.scope) was running; resuming it from its last checkpoint")
+            let inFlight = self.commits.overlays
+            var planned = try await processor.prepare(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
+                                                      pending: inFlight.overlays, unknownToLedger: unknownToLedger)
+            // The merged states carry the deltas' effect; the deltas themselves only feed history.
+            if !self.config.options.history { planned.batch.deltas = [] }
+            let prepared = planned
+            let (ledger, worker) = (self.ledger, self.ledgerWorker)
+            let events = changes.count
+            let id = try self.commits.start(CommitQueue.Overlay(batch: prepared.batch), plannedOn: inFlight.ids) {
+                try await processor.apply(prepared)
+            } commit: { processed in
+                if !processed.batch.isEmpty { try await worker.run { try ledger.commit(processed.batch) } }
+                acknowledging?.acknowledge(position)
+                progress.add(processed.result, events: events, durable: durable)
+            } failed: { error in
+                progress.fail(error)
             }
-            let batch = processed.batch
-            if !batch.isEmpty {
-                let (ledger, worker) = (self.ledger, self.ledgerWorker)
-                self.commits.start(CommitQueue.Overlay(batch: batch)) {
-                    try await worker.run { try ledger.commit(batch) }
-                    acknowledging?.acknowledge(position)
-                }
-            }
-            return (processed.result, clk)
+            // Guards and echoes of the next batch need this one's write records.
+            if prepared.recordsWrites { try await self.commits.awaitApplied(id) }
+            await self.commits.bound()
+            return clk
         }
     }
 
@@ -308,11 +371,9 @@ public final class PipelineEngine: Sendable {
     /// when it fails or is cancelled: SIGTERM drains the batch in flight).
     private func streamSource(_ flow: FlowConfig, _ store: StoreID, follow: Bool) async throws -> SourceRun {
         do {
-            let run = try await streamSourceBatches(flow, store, follow: follow)
-            try await settleCommits()
-            return run
+            return try await streamSourceBatches(flow, store, follow: follow)
         } catch {
-            try? await settleCommits()
+            await settleCommits()
             throw error
         }
     }
@@ -327,20 +388,11 @@ public final class PipelineEngine: Sendable {
             ?? Checkpoint(pipeline: config.name, scope: scope, position: "", updatedAt: PipelineEngine.nowMicros())
         var clock = HybridClock(origin: store, maxClockSkew: config.options.maxClockSkew,
                                 lastTime: checkpoint.clockTime, lastCounter: checkpoint.clockCounter)
-        let commitFailures = commits.failures
-        var run = SourceRun()
+        let progress = SourceProgress()
         var status = FlowStatus(json: checkpoint.extra)
         status.state = .running
         status.reason = nil
         let collections = specs(flow, store)
-
-        func record(_ r: BatchProcessor.Result, events: Int) {
-            run.events += events
-            run.deltas += r.deltas
-            run.patchesApplied += r.patchesApplied
-            run.guardsFailed += r.guardsFailed
-            run.rejected += r.rejected
-        }
 
         if checkpoint.position.isEmpty {
             // Snapshot: rows as of one instant, then stream from that instant's position.
@@ -374,13 +426,12 @@ public final class PipelineEngine: Sendable {
                         status.snapshotDone += Int64(chunk.rows.count)
                         var c = checkpoint
                         c.extra = status.json
-                        let r = try await processBatch(processor, chunk.rows, clock: clock, checkpoint: c, acknowledging: nil, position: "",
-                                                       commitFailures: commitFailures, unknownToLedger: unknownToLedger)
-                        clock = r.1
+                        clock = try await processBatch(processor, chunk.rows, clock: clock, checkpoint: c, acknowledging: nil, position: "",
+                                                       durable: nil, progress: progress,
+                                                       unknownToLedger: unknownToLedger)
                         checkpoint.clockTime = clock.lastTime
                         checkpoint.clockCounter = clock.lastCounter
                         checkpoint.appliedEvents += Int64(chunk.rows.count)
-                        record(r.0, events: chunk.rows.count)
                     } while cursor != nil
                 }
                 checkpoint.position = reader.position
@@ -394,7 +445,8 @@ public final class PipelineEngine: Sendable {
             let ledger = self.ledger
             let c = checkpoint
             try await gate.withGate {
-                try await self.commits.settle()
+                await self.commits.settle()
+                try progress.check()
                 try await self.ledgerWorker.run { try ledger.commit(LedgerBatch(checkpoints: [c])) }
             }
             logger.info("\(scope): snapshot done (\(status.snapshotDone) rows), streaming from \(checkpoint.position)")
@@ -405,10 +457,10 @@ public final class PipelineEngine: Sendable {
         var windowEvents = 0
         let acknowledging = source as? any PositionAcknowledging
         let pruning = prunable.contains(scope) ? source as? any ChangeLogPruning : nil
-        // The position whose commit was still in flight after the last batch: durable once the
-        // next batch has passed the gate (commits complete in order), then prunable.
-        var unpruned: String?
-        try await ReadAhead.run(source.changes(of: collections, after: checkpoint.position, follow: follow)) { next in
+        try await ReadAhead.run(source.changes(of: collections, after: checkpoint.position, follow: follow)) { next, interrupt in
+            // A failing batch wakes the loop even while the stream is idle.
+            progress.onFailure(interrupt)
+            defer { progress.onFailure(nil) }
             while let batch = try await next() {
                 try Task.checkCancellation()
                 var c = checkpoint
@@ -421,24 +473,19 @@ public final class PipelineEngine: Sendable {
                     windowEvents = 0
                 }
                 c.extra = status.json
-                let r = try await processBatch(processor, batch.changes, clock: clock, checkpoint: c, acknowledging: acknowledging,
-                                               position: batch.position, commitFailures: commitFailures)
-                clock = r.1
+                clock = try await processBatch(processor, batch.changes, clock: clock, checkpoint: c, acknowledging: acknowledging,
+                                               position: batch.position, durable: pruning == nil ? nil : batch.position,
+                                               progress: progress)
                 checkpoint = c
                 checkpoint.clockTime = clock.lastTime
                 checkpoint.clockCounter = clock.lastCounter
                 checkpoint.appliedEvents += Int64(batch.changes.count)
-                record(r.0, events: batch.changes.count)
-                if let pruning {
-                    if let durable = unpruned { try await pruning.prune(upTo: durable) }
-                    unpruned = batch.position
-                }
+                if let pruning, let durable = progress.takeDurable() { try await pruning.prune(upTo: durable) }
             }
         }
-        if let pruning, let durable = unpruned {
-            try await settleCommits()
-            try await pruning.prune(upTo: durable)
-        }
-        return run
+        await settleCommits()
+        try progress.check()
+        if let pruning, let durable = progress.takeDurable() { try await pruning.prune(upTo: durable) }
+        return progress.run
     }
 }

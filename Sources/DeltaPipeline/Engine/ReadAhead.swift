@@ -7,9 +7,11 @@ import DeltaConnector
 /// stream's batches, its end and its error reach the consumer in order; when the consumer stops,
 /// the reading task is cancelled and never left waiting.
 enum ReadAhead {
-    /// Runs `body` with a `next` function that returns the stream's batches (nil at its end).
+    /// Runs `body` with a `next` function that returns the stream's batches (nil at its end) and
+    /// an `interrupt` function that makes the current or next `next` call throw the given error.
     static func run<T>(_ stream: AsyncThrowingStream<SourceBatch, any Error>,
-                       _ body: (_ next: @Sendable () async throws -> SourceBatch?) async throws -> T) async throws -> T {
+                       _ body: (_ next: @Sendable () async throws -> SourceBatch?,
+                                _ interrupt: @escaping @Sendable (any Error) -> Void) async throws -> T) async throws -> T {
         let handoff = Handoff()
         let producer = Task {
             do {
@@ -29,8 +31,9 @@ enum ReadAhead {
                 Task { await handoff.close() }
             }
         }
+        let interrupt: @Sendable (any Error) -> Void = { error in Task { await handoff.fail(error) } }
         do {
-            let result = try await body(next)
+            let result = try await body(next, interrupt)
             producer.cancel()
             await handoff.close()
             return result
@@ -47,6 +50,7 @@ enum ReadAhead {
         private var consumer: CheckedContinuation<SourceBatch?, any Error>?
         private var producer: CheckedContinuation<Void, Never>?
         private var closed = false
+        private var failure: (any Error)?
 
         /// Hands over one result; returns once the engine has it or waits for it (then the
         /// reader goes on reading), or when the handoff closed.
@@ -62,6 +66,7 @@ enum ReadAhead {
         }
 
         func take() async throws -> SourceBatch? {
+            if let failure { throw failure }
             if let result = slot {
                 slot = nil
                 producer?.resume()
@@ -70,6 +75,14 @@ enum ReadAhead {
             }
             if closed { throw CancellationError() }
             return try await withCheckedThrowingContinuation { consumer = $0 }
+        }
+
+        /// Makes the waiting (or next) `take` throw `error`.
+        func fail(_ error: any Error) {
+            guard failure == nil else { return }
+            failure = error
+            consumer?.resume(throwing: error)
+            consumer = nil
         }
 
         func close() {
