@@ -27,6 +27,38 @@ import Testing
         #expect(SQLiteValueMapping.value(.text("not json"), json: true) == .string("not json"))
     }
 
+    @Test("change-log images: the byte scanner reads what the JSON parser reads, and leaves the unusual to it")
+    func imageScannerAgreesWithTheParser() throws {
+        let usual = [
+            #"{"id":["integer",42],"name":["text","Ada"],"price":["real","1.50000000000000000000e+00"],"pic":["blob","0AFF"],"note":["null",null]}"#,
+            #"{"id":["integer",-9223372036854775808],"max":["integer",9223372036854775807],"zero":["integer",0]}"#,
+            #"{"ünï":["text","日本語 ✓"],"empty":["text",""],"inf":["real","-Inf"]}"#,
+            #"{}"#,
+        ]
+        for image in usual {
+            let scanned = try #require(SQLiteValueMapping.scanImage(image), "the scanner should read \(image)")
+            var fast = [String: Value]()
+            for (name, stored) in scanned { fast[name] = SQLiteValueMapping.value(stored, json: name == "name") }
+            #expect(fast == SQLiteValueMapping.parseImage(image, jsonColumns: ["name"]))
+            #expect(SQLiteValueMapping.decodeImage(image, jsonColumns: ["name"]) == fast)
+        }
+        let unusual = [
+            #"{"id":["integer",1],"q":["text","say \"hi\"\n"]}"#,       // escapes
+            #"{"id": ["integer", 1]}"#,                                    // whitespace
+            #"{"id":["integer",1.0]}"#,                                    // not a plain integer
+            #"{"id":["integer",92233720368547758070]}"#,                   // beyond 64 bits
+            #"{"id":["real",2.5]}"#,                                       // a real as a number
+            #"{"id":["integer",01]}"#,                                     // a leading zero
+        ]
+        for image in unusual {
+            #expect(SQLiteValueMapping.scanImage(image) == nil, "the scanner should leave \(image) to the parser")
+            #expect(SQLiteValueMapping.decodeImage(image, jsonColumns: []) == SQLiteValueMapping.parseImage(image, jsonColumns: []))
+        }
+        #expect(SQLiteValueMapping.decodeImage(#"{"id":["integer",1],"q":["text","say \"hi\""]}"#, jsonColumns: [])?["q"] == .string(#"say "hi""#))
+        #expect(SQLiteValueMapping.decodeImage(#"{"id":["real",2.5]}"#, jsonColumns: [])?["id"] == .double(2.5))
+        #expect(SQLiteValueMapping.decodeImage(#"{"id":["integer",1]"#, jsonColumns: []) == nil)
+    }
+
     @Test func cursorsAndHexRoundTrip() {
         let keys: [SQLiteStatement.Binding] = [.int(Int64.min), .double(0.1 + 0.2), .text("é\"x"), .blob([0, 255, 16]), .null, .double(-.infinity)]
         #expect(SQLiteValueMapping.decodeCursor(SQLiteValueMapping.encodeCursor(keys)) == keys)

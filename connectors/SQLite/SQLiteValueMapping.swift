@@ -90,6 +90,25 @@ enum SQLiteValueMapping {
 
     /// Decodes a change-log row image `{"column": [typeof, value], ...}` (see ``SQLiteChangeLog``).
     static func decodeImage(_ text: String, jsonColumns: Set<String>) -> [String: Value]? {
+        if let fast = scanImage(text) {
+            var out = [String: Value](minimumCapacity: fast.count)
+            for (name, stored) in fast { out[name] = value(stored, json: jsonColumns.contains(name)) }
+            return out
+        }
+        return parseImage(text, jsonColumns: jsonColumns)
+    }
+
+    /// The usual image read without building a JSON tree (``ImageScanner``); nil when unusual.
+    static func scanImage(_ text: String) -> [(String, Binding)]? {
+        var copy = text
+        return copy.withUTF8 { bytes in
+            var scanner = ImageScanner(bytes: bytes)
+            return scanner.scan()
+        }
+    }
+
+    /// Any image, through the general JSON parser.
+    static func parseImage(_ text: String, jsonColumns: Set<String>) -> [String: Value]? {
         guard case let .object(members)? = try? JSONCodec.parse(text) else { return nil }
         var out: [String: Value] = [:]
         for (name, pair) in members {
@@ -181,5 +200,104 @@ enum SQLiteValueMapping {
             i += 2
         }
         return out
+    }
+}
+
+/// The change log's usual image, read straight from its bytes: `{"name":["type",value],...}` as
+/// SQLite's `json_object` writes it, strings without escapes, integers in 64 bits. Anything else
+/// (an escape, another spelling, a number that is not a plain integer) returns nil, and the caller
+/// takes the general JSON parser, which reads every image; the two agree where both read.
+struct ImageScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func scan() -> [(String, SQLiteStatement.Binding)]? {
+        var out = [(String, SQLiteStatement.Binding)]()
+        guard take(UInt8(ascii: "{")) else { return nil }
+        if take(UInt8(ascii: "}")) { return i == bytes.count ? out : nil }
+        repeat {
+            guard let name = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")), let type = string(),
+                  take(UInt8(ascii: ",")) else { return nil }
+            let stored: SQLiteStatement.Binding
+            switch type {
+            case "integer":
+                guard let n = integer() else { return nil }
+                stored = .int(n)
+            case "real":
+                guard let t = string(), let d = SQLiteValueMapping.parseReal(t) else { return nil }
+                stored = .double(d)
+            case "text":
+                guard let t = string() else { return nil }
+                stored = .text(t)
+            case "blob":
+                guard let t = string(), let b = SQLiteValueMapping.hexDecode(t) else { return nil }
+                stored = .blob(b)
+            case "null":
+                guard literal("null") else { return nil }
+                stored = .null
+            default:
+                return nil
+            }
+            guard take(UInt8(ascii: "]")) else { return nil }
+            out.append((name, stored))
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")), i == bytes.count else { return nil }
+        return out
+    }
+
+    private mutating func take(_ c: UInt8) -> Bool {
+        guard i < bytes.count, bytes[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        for k in 0..<n where bytes[i + k] != word.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    /// A string without escapes or control characters (nil otherwise: the general parser decides).
+    private mutating func string() -> String? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = i
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                let s = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// A JSON integer that fits 64 bits (no fraction or exponent).
+    private mutating func integer() -> Int64? {
+        let negative = take(UInt8(ascii: "-"))
+        let start = i
+        var magnitude: UInt64 = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[i] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            magnitude = m2
+            i += 1
+        }
+        let digits = i - start
+        guard digits > 0, digits == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") { return nil }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
     }
 }
