@@ -3,9 +3,9 @@ import DeltaCore
 import DeltaLedger
 import Logging
 
-/// Processes one batch of one source of a flow: normalise against the ledger, merge, plan,
-/// apply to the targets, and hand back the ledger batch (deltas, write records, checkpoint) to
-/// commit as one transaction.
+/// Processes one batch of one source of a flow in two steps: ``prepare`` normalises against the
+/// ledger, merges and plans; ``apply`` applies to the targets and hands back the ledger batch
+/// (merged states, write records, checkpoint) to commit as one transaction.
 ///
 /// Invariant: the returned checkpoint exists only after every target applied (or refused) its
 /// patches, in the same ledger batch as the batch's deltas (DESIGN §1).
@@ -98,12 +98,6 @@ struct BatchProcessor: Sendable {
         /// True when applying may add write records (for echoes and guards): the next batch
         /// must then plan after this one's targets answered.
         var recordsWrites: Bool { planned.contains { !$0.writes.isEmpty } }
-    }
-
-    /// ``prepare(_:clock:checkpoint:now:pending:unknownToLedger:)`` and ``apply(_:)`` in one.
-    func process(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
-                 pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Processed {
-        try await apply(prepare(changes, clock: &clock, checkpoint: checkpoint, now: now, pending: pending, unknownToLedger: unknownToLedger))
     }
 
     /// Plans `changes` against the ledger as `pending` (the batches not yet committed) will leave
