@@ -1,5 +1,6 @@
 import DeltaConnector
 import DeltaCore
+import Foundation
 
 /// A test guard ran out of time: the operation it wrapped hung.
 public struct TimedOut: Error, CustomStringConvertible {
@@ -33,4 +34,13 @@ public func readSnapshot(_ reader: any SnapshotReader, _ spec: CollectionSpec, l
         cursor = chunk.cursor
     } while cursor != nil
     return rows
+}
+
+/// Runs a blocking call (starting or stopping a server process and polling for it) on a thread of
+/// its own. Swift's cooperative pool has one thread per core: a test blocking one there stalls the
+/// tasks of every other test running beside it, engine batches and streams included.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import DeltaPipeline
@@ -151,7 +152,7 @@ import Testing
         let dir = try CouchDBTemporaryDirectory()
         let standin = try PrivateCouchStandin(data: dir.file("couch-data"))
         try FileManager.default.createDirectory(atPath: dir.file("couch-data"), withIntermediateDirectories: true)
-        try standin.start()
+        try await offPool { try standin.start() }
         defer { standin.stop(hard: true) }
         guard case let .success(server) = CouchDBServer.parse(standin.url) else { Issue.record("url"); return }
         let couch = try CouchDBTestDatabase(server: server, url: standin.url)
@@ -182,6 +183,8 @@ import Testing
         @Sendable func ids() throws -> Set<String> {
             guard FileManager.default.fileExists(atPath: lite) else { return [] }
             let db = try SQLiteDatabase(path: lite, mode: .init(readOnly: true, create: false))
+            // The sink creates the file, then the table (its init_sql): between the two, nothing yet.
+            guard try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'docs'") == 1 else { return [] }
             let s = try db.prepare("SELECT id FROM docs")
             var out = Set<String>()
             while try s.step() { out.insert(s.text(0)) }
@@ -191,8 +194,8 @@ import Testing
         try couch.put("live", ["v": .int(2)])
         try await awaitCouch("a change through the open feed") { try ids() == ["before", "live"] }
 
-        standin.stop(hard: true)
-        try standin.start()  // same port and data: the saved seq still works
+        try await offPool { standin.stop(hard: true) }
+        try await offPool { try standin.start() }  // same port and data: the saved seq still works
         try couch.put("afterRestart", ["v": .int(3)])
         try await awaitCouch("a change after the stand-in restarted", seconds: 60) { try ids() == ["before", "live", "afterRestart"] }
         running.cancel()

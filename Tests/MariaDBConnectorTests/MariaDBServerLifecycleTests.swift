@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func theStreamSurvivesAServerRestart() async throws {
-        let server = try MariaDBPrivateServer()
+        let server = try await offPool { try MariaDBPrivateServer() }
         defer { server.destroy() }
         let db = try MariaDBTestDatabase(server: server.url)
         try db.exec("CREATE TABLE items (id INT PRIMARY KEY)")
@@ -39,8 +40,8 @@ import Testing
         try db.exec("INSERT INTO items VALUES (1)")
         try await eventually("row 1 is streamed") { collected.all == [.int(1)] }
         db.conn.close()
-        server.stop()
-        try server.start()
+        try await offPool { server.stop() }
+        try await offPool { try server.start() }
         let again = try MariaDBConnection.connect(db.url)
         defer { again.close() }
         try again.exec("INSERT INTO items VALUES (2)")
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func aPurgedBinlogIsAClearPositionError() async throws {
-        let server = try MariaDBPrivateServer()
+        let server = try await offPool { try MariaDBPrivateServer() }
         defer { server.destroy() }
         let db = try MariaDBTestDatabase(server: server.url)
         try db.exec("CREATE TABLE items (id INT PRIMARY KEY)")

@@ -1,3 +1,4 @@
+import ConnectorTestSupport
 import DeltaConnector
 import DeltaCore
 import Foundation
@@ -18,7 +19,7 @@ import Testing
     }
 
     @Test func aFollowingStreamSurvivesAServerRestart() async throws {
-        let server = try PrivateMongoServer()
+        let server = try await offPool { try PrivateMongoServer() }
         let db = try MongoTestDatabase(url: server.url)
         let warnings = MongoWarningLog()
         let source = MongoSource(config: db.config(warn: warnings.handler))
@@ -40,8 +41,8 @@ import Testing
         try db.insert("people", [BSONDocument(["_id": .int32(1)])])
         try await awaitCondition("the first insert") { collected.count == 1 }
         db.conn.close()
-        server.stop()
-        try server.start()
+        try await offPool { server.stop() }
+        try await offPool { try server.start() }
         let again = try MongoConnection.connect(db.config())
         _ = try again.command(BSONDocument([("insert", .string("people")), ("documents", .array([.document(BSONDocument(["_id": .int32(2)]))]))]))
         try await awaitCondition("the insert after the restart", timeout: 60) { collected.count >= 2 || collected.failure.withLock { $0 } != nil }
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func aPositionTheOplogNoLongerHoldsNeedsAResync() async throws {
-        let server = try PrivateMongoServer(flags: ["--oplog-max-entries", "50"])
+        let server = try await offPool { try PrivateMongoServer(flags: ["--oplog-max-entries", "50"]) }
         let db = try MongoTestDatabase(url: server.url)
         let source = MongoSource(config: db.config())
         let reader = try await source.beginSnapshot(of: [spec])
@@ -71,7 +72,7 @@ import Testing
     }
 
     @Test func validateNamesAServerThatIsNotAReplicaSet() async throws {
-        let server = try PrivateMongoServer(flags: ["--standalone"])
+        let server = try await offPool { try PrivateMongoServer(flags: ["--standalone"]) }
         let db = try MongoTestDatabase(url: server.url)
         let problems = try await MongoSource(config: db.config()).validate(collections: [spec], asSource: true, asSink: false)
         #expect(problems.contains { $0.problem.contains("not a replica set") && $0.fix.contains("--replSet") }, "\(problems)")
@@ -80,13 +81,13 @@ import Testing
     }
 
     @Test func wrongCredentialsAreAClearError() async throws {
-        let server = try PrivateMongoServer()
+        let server = try await offPool { try PrivateMongoServer() }
         let admin = try MongoConnection.connect(MongoStoreConfig(store: "setup", url: server.url, database: "admin"))
         _ = try admin.command(BSONDocument([("createUser", .string("bridge")), ("pwd", .string("secret")),
                                             ("roles", .array([.document(BSONDocument([("role", .string("root")), ("db", .string("admin"))]))]))]))
         admin.close()
-        server.stop()
-        try server.start(extra: ["--auth"])
+        try await offPool { server.stop() }
+        try await offPool { try server.start(extra: ["--auth"]) }
         let base = "mongodb://bridge:%@127.0.0.1:\(server.port)/?directConnection=true&authSource=admin&serverSelectionTimeoutMS=3000"
         let wrong = MongoStoreConfig(store: "m", url: base.replacingOccurrences(of: "%", with: "nope"), database: "app")
         let problems = try await MongoSource(config: wrong).validate(collections: [spec], asSource: true, asSink: true)

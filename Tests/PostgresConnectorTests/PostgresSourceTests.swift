@@ -294,7 +294,7 @@ import Testing
     }
 
     @Test func serverRestartMidStreamIsSurvivedWithoutLoss() async throws {
-        let server = try PGPrivateServer()
+        let server = try await offPool { try PGPrivateServer() }
         defer { server.destroy() }
         let app = try PGConnection.connect(url: server.url, replication: false, store: "app")
         try app.exec("CREATE TABLE t (id int PRIMARY KEY)")
@@ -311,8 +311,8 @@ import Testing
         let restarter = Task.detached { () -> Double in
             while sawFirst.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
             let began = Date()
-            try server.stop()
-            try server.start()
+            try await offPool { try server.stop() }
+            try await offPool { try server.start() }
             let took = Date().timeIntervalSince(began)
             let conn = try PGConnection.connect(url: url, replication: false, store: "app")
             defer { conn.close() }
