@@ -53,6 +53,7 @@ struct PostgresBenchmark {
                                          source: "{ type: postgres, url: \"\(source.url)\", slot: deltabridge_bench, publication: deltabridge_bench }",
                                          target: "{ type: postgres, url: \"\(bridgeTarget.url)\" }")
 
+        print("  bridge snapshot: starting")
         resetPeakRSS()
         var engine = try pipeline.engine()
         var start = now()
@@ -63,6 +64,7 @@ struct PostgresBenchmark {
         print("  bridge snapshot: \(format(Double(snapshot.events))) rows in \(format3(bridgeSnapshotSeconds)) s; target holds \(format(Double(copied)))")
 
         try makeBacklog(source, round: 1)
+        print("  bridge stream: starting")
         resetPeakRSS()
         engine = try pipeline.engine()
         start = now()

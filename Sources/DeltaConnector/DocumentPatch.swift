@@ -25,6 +25,21 @@ public struct DocumentPatch: Sendable, Equatable {
         self.action = action
         self.expected = expected
     }
+
+    /// Whether a key attribute or a written non-null attribute satisfies `predicate` — e.g. "the
+    /// table has no such column" — checked without building a list of names.
+    public func containsName(where predicate: (String) throws -> Bool) rethrows -> Bool {
+        for name in key.keys where try predicate(name) { return true }
+        switch action {
+        case let .upsert(set, _):
+            for (name, value) in set where value != .null { if try predicate(name) { return true } }
+        case let .replace(document):
+            for (name, value) in document where value != .null { if try predicate(name) { return true } }
+        case .delete:
+            break
+        }
+        return false
+    }
 }
 
 /// The result of one patch, in the order the patches were given.

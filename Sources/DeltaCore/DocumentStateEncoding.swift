@@ -15,8 +15,12 @@ public enum DocumentStateEncoding {
             out.append(0)
         }
         ValueEncoding.appendVarint(UInt64(state.attributes.count), &out)
-        let attributes = state.attributes.sorted { utf8Less($0.key, $1.key) }
-        for (name, attribute) in attributes {
+        // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
+        let attributes = state.attributes
+        var order = Array(attributes.indices)
+        order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
+        for position in order {
+            let (name, attribute) = attributes[position]
             ValueEncoding.appendString(name, &out)
             if let value = attribute.value {
                 out.append(1)

@@ -19,47 +19,65 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `-12.340`, `1e-3`, `+7`, `NaN`, `Infinity`, `-Infinity`. Returns nil for anything else.
     public init?(_ text: some StringProtocol) {
-        var s = Substring(text)
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        let lower = s.lowercased()
-        switch lower {
-        case "nan", "-nan", "+nan": self.init(kind: .nan); return
-        case "infinity", "inf", "+infinity", "+inf": self.init(kind: .positiveInfinity); return
-        case "-infinity", "-inf": self.init(kind: .negativeInfinity); return
-        default: break
+        let parsed: ExactDecimal?? = text.utf8.withContiguousStorageIfAvailable { ExactDecimal.parse($0) }
+        if let parsed {
+            guard let parsed else { return nil }
+            self = parsed
+        } else {
+            guard let parsed = ExactDecimal.parse(Array(text.utf8)) else { return nil }
+            self = parsed
         }
+    }
+
+    /// The parser behind ``init(_:)``, over UTF-8 bytes.
+    private static func parse(_ all: some RandomAccessCollection<UInt8>) -> ExactDecimal? {
+        var s = all[...]
+        while s.first == UInt8(ascii: " ") { s.removeFirst() }
+        while s.last == UInt8(ascii: " ") { s.removeLast() }
         var negative = false
-        if s.first == "-" { negative = true; s.removeFirst() } else if s.first == "+" { s.removeFirst() }
-        var mantissa = ""
+        var body = s
+        if body.first == UInt8(ascii: "-") { negative = true; body.removeFirst() } else if body.first == UInt8(ascii: "+") { body.removeFirst() }
+        if let first = body.first, first | 0x20 == UInt8(ascii: "i") || first | 0x20 == UInt8(ascii: "n") {
+            let word = String(decoding: body, as: UTF8.self).lowercased()
+            switch word {
+            case "nan": return ExactDecimal(kind: .nan)
+            case "infinity", "inf": return ExactDecimal(kind: negative ? .negativeInfinity : .positiveInfinity)
+            default: return nil
+            }
+        }
+        var mantissa = [UInt8]()
+        mantissa.reserveCapacity(body.count)
         var fractionDigits = 0
         var seenPoint = false
         var seenDigit = false
         var exponent = 0
-        let bytes = Array(s.utf8)
-        var idx = 0
-        while idx < bytes.count {
-            let c = bytes[idx]
+        var idx = body.startIndex
+        while idx != body.endIndex {
+            let c = body[idx]
             if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
-                mantissa.unicodeScalars.append(Unicode.Scalar(c))
+                if !mantissa.isEmpty || c != UInt8(ascii: "0") { mantissa.append(c) }
                 seenDigit = true
                 if seenPoint { fractionDigits += 1 }
             } else if c == UInt8(ascii: ".") && !seenPoint {
                 seenPoint = true
             } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
-                let rest = bytes[(idx + 1)...]
+                let rest = body[body.index(after: idx)...]
                 guard rest.count <= 11, let e = Int(String(decoding: rest, as: UTF8.self)), abs(e) <= ExactDecimal.maxExponent else { return nil }
                 exponent = e
                 break
             } else {
                 return nil
             }
-            idx += 1
+            idx = body.index(after: idx)
         }
         guard seenDigit else { return nil }
-        self.init(negative: negative, rawDigits: mantissa, exponent: exponent - fractionDigits)
+        var e = exponent - fractionDigits
+        while mantissa.last == UInt8(ascii: "0") { mantissa.removeLast(); e += 1 }
+        let value = mantissa.isEmpty ? ExactDecimal(negative: false, digits: "0", exponent: 0)
+            : ExactDecimal(negative: negative, digits: String(decoding: mantissa, as: UTF8.self), exponent: e)
         // The scientific form prints the adjusted exponent: keep it parseable (round trip).
-        if abs(self.exponent + digits.count - 1) > ExactDecimal.maxExponent { return nil }
+        if abs(value.exponent + value.digits.utf8.count - 1) > ExactDecimal.maxExponent { return nil }
+        return value
     }
 
     private init(kind: Kind) {
@@ -67,6 +85,14 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         self.negative = false
         self.digits = "0"
         self.exponent = 0
+    }
+
+    /// A finite value from digits already normalised (no leading or trailing zeros, or "0").
+    private init(negative: Bool, digits: String, exponent: Int) {
+        self.kind = .finite
+        self.negative = negative
+        self.digits = digits
+        self.exponent = exponent
     }
 
     init(negative: Bool, rawDigits: String, exponent: Int) {
@@ -96,18 +122,32 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         case .negativeInfinity: return "-Infinity"
         case .finite: break
         }
+        if exponent == 0 { return negative ? "-" + digits : digits }
         let sign = negative ? "-" : ""
+        let count = digits.utf8.count
+        if exponent > 40 || (exponent < 0 && -(count + exponent) > 40) { return sign + scientific() }
+        var out = [UInt8]()
+        out.reserveCapacity(count + abs(exponent) + 3)
+        if negative { out.append(UInt8(ascii: "-")) }
         if exponent >= 0 {
-            if exponent > 40 { return sign + scientific() }
-            return sign + digits + String(repeating: "0", count: exponent)
+            out += digits.utf8
+            for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
+        } else {
+            let point = count + exponent
+            if point > 0 {
+                var i = 0
+                for d in digits.utf8 {
+                    if i == point { out.append(UInt8(ascii: ".")) }
+                    out.append(d)
+                    i += 1
+                }
+            } else {
+                out += "0.".utf8
+                for _ in 0..<(-point) { out.append(UInt8(ascii: "0")) }
+                out += digits.utf8
+            }
         }
-        let point = digits.count + exponent
-        if point > 0 {
-            let i = digits.index(digits.startIndex, offsetBy: point)
-            return sign + digits[..<i] + "." + digits[i...]
-        }
-        if -point > 40 { return sign + scientific() }
-        return sign + "0." + String(repeating: "0", count: -point) + digits
+        return String(decoding: out, as: UTF8.self)
     }
 
     private func scientific() -> String {

@@ -113,6 +113,8 @@ public enum JSONCodec {
     private struct Parser {
         let bytes: [UInt8]
         var i = 0
+        /// Items of the arrays being parsed (innermost last).
+        var stack: [Value] = []
 
         func error(_ message: String) -> ParseError { ParseError(offset: i, message: message) }
 
@@ -146,16 +148,20 @@ public enum JSONCodec {
         mutating func array(depth: Int) throws(ParseError) -> Value {
             guard depth <= JSONCodec.maximumDepth else { throw error("nested deeper than \(JSONCodec.maximumDepth)") }
             i += 1
-            var items: [Value] = []
             skipWhitespace()
-            if current == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if current == UInt8(ascii: "]") { i += 1; return .array([]) }
+            // Items gather on the parser's shared stack, so that each array is allocated once,
+            // at its final size.
+            let base = stack.count
+            defer { stack.removeSubrange(base...) }
             while true {
                 skipWhitespace()
-                items.append(try value(depth: depth))
+                let item = try value(depth: depth)
+                stack.append(item)
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): i += 1
-                case UInt8(ascii: "]"): i += 1; return .array(items)
+                case UInt8(ascii: "]"): i += 1; return .array(Array(stack[base...]))
                 default: throw error("expected ',' or ']'")
                 }
             }
@@ -205,6 +211,14 @@ public enum JSONCodec {
 
         mutating func string() throws(ParseError) -> String {
             i += 1
+            // Without escapes (the usual case) the string is its bytes as they stand.
+            var end = i
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let text = String(decoding: bytes[i..<end], as: UTF8.self)
+                i = end + 1
+                return text
+            }
             var out: [UInt8] = []
             while true {
                 guard let c = current else { throw error("unterminated string") }

@@ -279,6 +279,9 @@ final class MariaDBBinlogSession: @unchecked Sendable {
                 fresh.removeFirst(drop)
                 tx.skipFirst -= drop
             }
+            // `tx` becomes the changes' one owner while they grow: appending to a copy still
+            // shared with `transaction` would copy them all on every row event.
+            transaction = nil
             tx.changes += fresh
             transaction = tx
             if rows.statementEnd { maps = [:] }

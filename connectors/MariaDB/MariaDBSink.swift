@@ -128,7 +128,7 @@ public final class MariaDBSink: SinkConnector {
             var reloaded = Set<String>()
             for (i, patch) in patches.enumerated() {
                 var schema = try self.schema(patch.collection, conn)
-                if !reloaded.contains(patch.collection), Self.columns(of: patch).contains(where: { schema.column($0) == nil }) {
+                if !reloaded.contains(patch.collection), patch.containsName(where: { schema.column($0) == nil }) {
                     reloaded.insert(patch.collection)
                     schema = try self.schema(patch.collection, conn, reload: true)
                 }
@@ -192,16 +192,6 @@ public final class MariaDBSink: SinkConnector {
                 throw error
             }
             return results
-        }
-
-        static func columns(of patch: DocumentPatch) -> [String] {
-            var out = Array(patch.key.keys)
-            switch patch.action {
-            case let .upsert(set, _): out += set.filter { $0.value != .null }.keys
-            case let .replace(document): out += document.filter { $0.value != .null }.keys
-            case .delete: break
-            }
-            return out
         }
 
         private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: MariaDBTableSchema) throws(Rejection) -> Planned {

@@ -385,11 +385,15 @@ final class PostgresReplicationSession: @unchecked Sendable {
         case .type, .message:
             break
         case .insert, .update, .delete, .truncate:
-            guard var tx = transaction else {
+            guard transaction != nil else {
                 throw ConnectorError(.transient, "\(config.label): a row change outside a transaction in the replication stream; reconnecting")
             }
-            if tx.skip { return nil }
-            var decoded = try changeDecoder.changes(message, commitTime: tx.commitTime, isEcho: tx.echo)
+            if transaction!.skip { return nil }
+            var decoded = try changeDecoder.changes(message, commitTime: transaction!.commitTime, isEcho: transaction!.echo)
+            // Taken out while it grows, so that its changes have one owner and appending does not
+            // copy them (a copy per row made large transactions quadratic).
+            var tx = transaction!
+            transaction = nil
             if tx.skipFirst > 0 {
                 // Delivered before the resume (PostgreSQL re-sends the transaction whole).
                 let drop = min(tx.skipFirst, decoded.count)

@@ -108,18 +108,77 @@ public final class PostgresSink: SinkConnector {
 
         // MARK: apply
 
-        /// A patch checked against the table and turned into text parameters.
-        private struct Planned {
-            var index: Int
-            var patch: DocumentPatch
-            var schema: PostgresTableSchema
-            var keyNames: [String]
-            var keyValues: [String?]
+        /// A patch checked against the table and turned into text parameters (a class: groups
+        /// and chunks share it instead of copying its fields).
+        private final class Planned {
+            let index: Int
+            let patch: DocumentPatch
+            let schema: PostgresTableSchema
+            let keyNames: [String]
+            let keyValues: [String?]
             /// Non-key columns to write and their values (replace: every writable column).
-            var columns: [String]
-            var values: [String?]
+            let columns: [String]
+            let values: [String?]
             /// The key for messages (built only when one is needed).
             var keyText: String { Value.object(patch.key).description }
+
+            init(index: Int, patch: DocumentPatch, schema: PostgresTableSchema, keyNames: [String], keyValues: [String?],
+                 columns: [String], values: [String?]) {
+                self.index = index
+                self.patch = patch
+                self.schema = schema
+                self.keyNames = keyNames
+                self.keyValues = keyValues
+                self.columns = columns
+                self.values = values
+            }
+        }
+
+        /// Patches written by one statement share a table, key columns and written columns.
+        private struct GroupShape: Hashable, Comparable {
+            let collection: String
+            let keyNames: [String]
+            let columns: [String]
+
+            init(_ p: Planned, delete: Bool) {
+                collection = p.patch.collection
+                keyNames = p.keyNames
+                columns = delete ? [] : p.columns
+            }
+
+            static func < (a: GroupShape, b: GroupShape) -> Bool {
+                if a.collection != b.collection { return a.collection < b.collection }
+                if a.keyNames != b.keyNames { return a.keyNames.lexicographicallyPrecedes(b.keyNames) }
+                return a.columns.lexicographicallyPrecedes(b.columns)
+            }
+        }
+
+        /// Groups patches by shape, in a stable order; consecutive patches of one shape (the usual
+        /// case) are added without hashing.
+        private struct Groups {
+            private var index: [GroupShape: Int] = [:]
+            private(set) var shapes: [GroupShape] = []
+            private(set) var members: [[Planned]] = []
+            private var last = -1
+
+            mutating func add(_ p: Planned, _ shape: GroupShape) {
+                if last >= 0, shapes[last] == shape {
+                    members[last].append(p)
+                    return
+                }
+                if let i = index[shape] {
+                    last = i
+                } else {
+                    last = shapes.count
+                    index[shape] = last
+                    shapes.append(shape)
+                    members.append([])
+                }
+                members[last].append(p)
+            }
+
+            /// Group positions ordered by shape, so that batches lock rows in one order.
+            var ordered: [Int] { shapes.indices.sorted { shapes[$0] < shapes[$1] } }
         }
 
         private struct Rejection: Error { let reason: String }
@@ -133,7 +192,7 @@ public final class PostgresSink: SinkConnector {
                 var schema = try self.schema(patch.collection, conn)
                 // A column the cached shape lacks may have been added since: read the table again
                 // (once per batch).
-                if !reloaded.contains(patch.collection), Self.columns(of: patch).contains(where: { !schema.hasColumn($0) }) {
+                if !reloaded.contains(patch.collection), patch.containsName(where: { !schema.hasColumn($0) }) {
                     reloaded.insert(patch.collection)
                     schema = try self.schema(patch.collection, conn, reload: true)
                 }
@@ -145,20 +204,20 @@ public final class PostgresSink: SinkConnector {
             }
             do {
                 try begin(conn)
-                var upserts: [String: [Planned]] = [:]
-                var deletes: [String: [Planned]] = [:]
+                var upserts = Groups()
+                var deletes = Groups()
                 var conditional: [Planned] = []
                 for p in planned {
                     if p.patch.expected != nil {
                         conditional.append(p)
                     } else if p.patch.action == .delete {
-                        deletes[p.patch.collection + "\u{0}" + p.keyNames.joined(separator: "\u{0}"), default: []].append(p)
+                        deletes.add(p, GroupShape(p, delete: true))
                     } else {
-                        upserts[p.patch.collection + "\u{0}" + p.keyNames.joined(separator: "\u{0}") + "\u{1}" + p.columns.joined(separator: "\u{0}"), default: []].append(p)
+                        upserts.add(p, GroupShape(p, delete: false))
                     }
                 }
-                for key in upserts.keys.sorted() {
-                    let group = upserts[key]!
+                for g in upserts.ordered {
+                    let group = upserts.members[g]
                     let perStatement = group.count >= Self.copyThreshold ? Self.rowsPerCopy
                         : max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count + group[0].columns.count)))
                     for start in stride(from: 0, to: group.count, by: perStatement) {
@@ -172,8 +231,8 @@ public final class PostgresSink: SinkConnector {
                         }
                     }
                 }
-                for key in deletes.keys.sorted() {
-                    let group = deletes[key]!
+                for g in deletes.ordered {
+                    let group = deletes.members[g]
                     let perStatement = max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count)))
                     for start in stride(from: 0, to: group.count, by: perStatement) {
                         let chunk = Array(group[start..<min(group.count, start + perStatement)])
@@ -195,17 +254,6 @@ public final class PostgresSink: SinkConnector {
                 throw error
             }
             return results
-        }
-
-        /// The columns a patch needs to exist (key and non-null written attributes).
-        static func columns(of patch: DocumentPatch) -> [String] {
-            var out = Array(patch.key.keys)
-            switch patch.action {
-            case let .upsert(set, _): out += set.filter { $0.value != .null }.keys
-            case let .replace(document): out += document.filter { $0.value != .null }.keys
-            case .delete: break
-            }
-            return out
         }
 
         /// Opens the batch's transaction in a session with the store's replication origin.
@@ -247,7 +295,7 @@ public final class PostgresSink: SinkConnector {
         private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: PostgresTableSchema) throws(Rejection) -> Planned {
             let table = schema.table
             var keyText: String { Value.object(patch.key).description }
-            let keyNames = patch.key.keys.sorted()
+            let keyNames = patch.key.count == 1 ? [patch.key.first!.key] : patch.key.keys.sorted()
             guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
             func encode(_ column: PostgresColumn, _ value: Value) throws(Rejection) -> String? {
                 do {
@@ -257,6 +305,7 @@ public final class PostgresSink: SinkConnector {
                 }
             }
             var keyValues: [String?] = []
+            keyValues.reserveCapacity(keyNames.count)
             for k in keyNames {
                 guard let column = schema.column(k) else {
                     throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping")
@@ -265,19 +314,31 @@ public final class PostgresSink: SinkConnector {
                 if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
                 keyValues.append(try encode(column, v))
             }
-            let keySet = Set(keyNames)
             var columns: [String] = []
             var values: [String?] = []
+            switch patch.action {
+            case let .upsert(set, unset):
+                columns.reserveCapacity(set.count + unset.count)
+                values.reserveCapacity(set.count + unset.count)
+            case .replace:
+                columns.reserveCapacity(schema.columns.count)
+                values.reserveCapacity(schema.columns.count)
+            case .delete:
+                break
+            }
             func missing(_ name: String) -> Rejection {
                 Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping")
             }
             switch patch.action {
             case let .upsert(set, unset):
-                var wanted = [String: Value]()
-                for (name, value) in set where !keySet.contains(name) { wanted[name] = value }
-                for name in unset where !keySet.contains(name) && set[name] == nil { wanted[name] = .null }
-                for name in wanted.keys.sorted() {
-                    let value = wanted[name]!
+                var wanted: [(name: String, value: Value)] = []
+                wanted.reserveCapacity(set.count + unset.count)
+                for (name, value) in set where !keyNames.contains(name) { wanted.append((name, value)) }
+                for name in unset where !keyNames.contains(name) && set[name] == nil && !wanted.contains(where: { $0.name == name }) {
+                    wanted.append((name, .null))
+                }
+                wanted.sort { $0.name < $1.name }
+                for (name, value) in wanted {
                     guard let column = schema.column(name) else {
                         if value == .null { continue }
                         throw missing(name)
@@ -287,10 +348,10 @@ public final class PostgresSink: SinkConnector {
                     values.append(try encode(column, value))
                 }
             case let .replace(document):
-                for (name, value) in document where !keySet.contains(name) && value != .null && !schema.hasColumn(name) {
+                for (name, value) in document where !keyNames.contains(name) && value != .null && !schema.hasColumn(name) {
                     throw missing(name)
                 }
-                for column in schema.columns where !keySet.contains(column.name) && !column.isGenerated {
+                for column in schema.columns where !keyNames.contains(column.name) && !column.isGenerated {
                     columns.append(column.name)
                     values.append(try encode(column, document[column.name] ?? .null))
                 }

@@ -21,12 +21,19 @@ public enum PostgresTimestamp {
     /// `-03:30`, `+05:53:28`, `Z`), fractional seconds, a ` BC` suffix, or a `T` separator. Text without an
     /// offset is taken as UTC (a `timestamp without time zone`). Returns Unix µs, or nil.
     public static func parse(_ text: some StringProtocol) -> Int64? {
-        switch String(text) {
-        case "infinity", "+infinity": return Int64.max
-        case "-infinity": return Int64.min
-        default: break
+        var string = String(text)
+        return string.withUTF8 { parse(bytes: $0) }
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        if let first = bytes.first, first > UInt8(ascii: "9") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            switch String(decoding: bytes, as: UTF8.self) {
+            case "infinity", "+infinity": return Int64.max
+            case "-infinity": return Int64.min
+            default: break
+            }
         }
-        var p = Scanner(Array(text.utf8))
+        var p = Scanner(bytes)
         guard let year = p.number(minDigits: 1, maxDigits: 9), p.skip("-"),
               let month = p.number(minDigits: 2, maxDigits: 2), p.skip("-"),
               let day = p.number(minDigits: 2, maxDigits: 2) else { return nil }
@@ -91,17 +98,47 @@ public enum PostgresTimestamp {
         let (days, microsOfDay) = floorDivide(micros, 86_400_000_000)
         let (y, m, d) = Timestamps.civil(fromDays: days)
         let seconds = microsOfDay / 1_000_000
-        let frac = microsOfDay % 1_000_000
-        var out = pad(y <= 0 ? 1 - y : y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + " "
-            + pad(seconds / 3600, 2) + ":" + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2)
+        var frac = microsOfDay % 1_000_000
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        appendPadded(y <= 0 ? 1 - y : y, 4, &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(m, 2, &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(d, 2, &out)
+        out.append(UInt8(ascii: " "))
+        appendPadded(seconds / 3600, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(seconds / 60 % 60, 2, &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(seconds % 60, 2, &out)
         if frac != 0 {
-            var f = pad(frac, 6)
-            while f.last == "0" { f.removeLast() }
-            out += "." + f
+            var width = 6
+            while frac % 10 == 0 { frac /= 10; width -= 1 }
+            out.append(UInt8(ascii: "."))
+            appendPadded(frac, width, &out)
         }
-        if withOffset { out += "+00" }
-        if y <= 0 { out += " BC" }
-        return out
+        if withOffset { out += "+00".utf8 }
+        if y <= 0 { out += " BC".utf8 }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The decimal digits of `v` (not negative), left-padded with zeros to `width`.
+    private static func appendPadded(_ v: Int64, _ width: Int, _ out: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = UInt64(v)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(48 + rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            for _ in count..<max(count, width) { out.append(48) }
+            for i in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[i]) }
+        }
     }
 
     /// The UTC calendar date of `micros`, `YYYY-MM-DD` (with ` BC` before year 1), as PostgreSQL prints `date`.
@@ -112,9 +149,9 @@ public enum PostgresTimestamp {
     }
 
     private struct Scanner {
-        let b: [UInt8]
+        let b: UnsafeBufferPointer<UInt8>
         var i = 0
-        init(_ b: [UInt8]) { self.b = b }
+        init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
         var atEnd: Bool { i == b.count }
 
         mutating func digit() -> Int64? {

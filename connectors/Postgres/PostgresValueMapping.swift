@@ -320,17 +320,17 @@ public enum PostgresValueMapping {
 
     /// Digits before the decimal point of a plain or scientific number text (`0.5` has none).
     private static func integerDigits(_ text: String) -> Int {
-        var t = Substring(text)
-        if t.first == "-" || t.first == "+" { t = t.dropFirst() }
-        if let e = t.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            let exponent = Int(t[t.index(after: e)...]) ?? 0
-            let mantissa = t[..<e]
-            let lead = mantissa.prefix { $0 != "." }
-            if lead.allSatisfy({ $0 == "0" }) { return 0 }
-            return max(0, lead.drop { $0 == "0" }.count + exponent)
+        var t = Substring(text).utf8[...]
+        if let sign = t.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { t = t.dropFirst() }
+        var mantissa = t
+        var exponent = 0
+        if let e = t.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+            mantissa = t[..<e]
+            exponent = Int(String(decoding: t[t.index(after: e)...], as: UTF8.self)) ?? 0
         }
-        let lead = t.prefix { $0 != "." }.drop { $0 == "0" }
-        return lead.count
+        let lead = mantissa.prefix { $0 != UInt8(ascii: ".") }.drop { $0 == UInt8(ascii: "0") }
+        if lead.isEmpty { return 0 }
+        return max(0, lead.count + exponent)
     }
 
     private static func float(_ value: Value, _ oid: UInt32) throws(PgValueMappingError) -> String {

@@ -28,9 +28,12 @@ struct BatchProcessor: Sendable {
     let mappingByCollection: [String: Int]
     /// The stores this source's changes are applied to (the source itself excluded).
     let targets: [StoreID]
+    /// Whether prepared ledger batches carry their deltas (history on); the merged states carry
+    /// their effect either way.
+    let keepsDeltas: Bool
 
     init(pipeline: String, flow: FlowConfig, source: StoreID, ledger: any Ledger, readWorker: BlockingWorker,
-         sinks: [StoreID: any SinkConnector], sourceStores: Set<StoreID>, logger: Logger) {
+         sinks: [StoreID: any SinkConnector], sourceStores: Set<StoreID>, keepsDeltas: Bool = true, logger: Logger) {
         self.pipeline = pipeline
         self.flow = flow
         self.source = source
@@ -38,6 +41,7 @@ struct BatchProcessor: Sendable {
         self.readWorker = readWorker
         self.sinks = sinks
         self.sourceStores = sourceStores
+        self.keepsDeltas = keepsDeltas
         self.logger = logger
         normalizers = flow.collections.map { m in m.mapping(for: source).map { Normalizer(mapping: m, storeMapping: $0) } }
         planners = flow.collections.map { Planner(flow: flow, mapping: $0) }
@@ -144,7 +148,8 @@ struct BatchProcessor: Sendable {
 
         // 3. Normalise and merge in source order.
         var deltas = [Delta]()
-        deltas.reserveCapacity(routed.count * 2)
+        if keepsDeltas { deltas.reserveCapacity(routed.count * 2) }
+        var scratch = [Delta.Change]()
         var maxCommitTime: Int64?
         for (c, d) in routed {
             let change = changes[c]
@@ -171,18 +176,20 @@ struct BatchProcessor: Sendable {
                 logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
                                metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
             }
-            let ref = documents[d].ref
-            let first = deltas.count
-            normalizer.appendDeltas(for: change, namespace: ref.namespace, key: ref.key, state: documents[d].working, baseline: baseline,
-                                    stamp: issued.stamp, to: &deltas)
-            if deltas.count > first {
-                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(deltas.count - first) }
-                for delta in deltas[first...] { Merge.apply(delta.change, stamp: delta.stamp, to: &documents[d].working) }
-                documents[d].deltaCount += deltas.count - first
+            scratch.removeAll(keepingCapacity: true)
+            normalizer.appendChanges(for: change, state: documents[d].working, baseline: baseline, to: &scratch)
+            if !scratch.isEmpty {
+                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(scratch.count) }
+                for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &documents[d].working) }
+                documents[d].deltaCount += scratch.count
+                result.deltas += scratch.count
+                if keepsDeltas {
+                    let ref = documents[d].ref
+                    for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
+                }
             }
             observe(&documents[d], change, normalizer)
         }
-        result.deltas = deltas.count
 
         // 4. Plan the patches of every target (and write-backs to the source in two-way flows).
         var planned = [PlannedPatch]()
@@ -351,15 +358,15 @@ struct BatchProcessor: Sendable {
             let target = targetOrder[t]
             let record = sourceStores.contains(target)
             for (i, r) in zip(byTarget[t], results) {
-                let p = planned[i]
                 switch r {
                 case .applied:
                     result.patchesApplied += 1
-                    if record { writes += p.writes }
+                    if record { writes += planned[i].writes }
                 case .guardFailed:
                     result.guardsFailed += 1
-                    logger.debug("guard failed: \(target) has a newer local edit of \(p.ref); it will arrive through its own stream")
+                    logger.debug("guard failed: \(target) has a newer local edit of \(planned[i].ref); it will arrive through its own stream")
                 case let .rejected(reason):
+                    let p = planned[i]
                     result.rejected += 1
                     logger.error("dead letter: \(target) refused \(p.ref): \(reason)", metadata: ["flow": "\(flow.name)"])
                     deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: target.name, namespace: p.ref.namespace.name,

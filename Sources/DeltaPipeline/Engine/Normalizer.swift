@@ -78,17 +78,25 @@ final class Normalizer: Sendable {
     /// list, without a list per change).
     func appendDeltas(for change: RowChange, namespace: Namespace, key: DocumentKey, state: DocumentState,
                       baseline: [AttributeName: Value]?, stamp: Stamp, to out: inout [Delta]) {
-        func delta(_ c: Delta.Change) -> Delta { Delta(namespace: namespace, key: key, change: c, stamp: stamp) }
+        var changes = [Delta.Change]()
+        appendChanges(for: change, state: state, baseline: baseline, to: &changes)
+        for c in changes { out.append(Delta(namespace: namespace, key: key, change: c, stamp: stamp)) }
+    }
+
+    /// What the deltas of ``deltas(for:namespace:key:state:baseline:stamp:)`` do, appended to
+    /// `out`: the engine merges them under one stamp and makes deltas of them only for history.
+    func appendChanges(for change: RowChange, state: DocumentState, baseline: [AttributeName: Value]?,
+                       to out: inout [Delta.Change]) {
         switch change.operation {
         case .delete:
             if state.tombstone != nil && !state.isAlive { return }
-            out.append(delta(.tombstone))
+            out.append(.tombstone)
         case .upsert:
             let alive = state.isAlive
             let image = logicalImage(of: change)
             for (name, value) in image {
                 if let before = baseline?[name], before == value { continue }
-                if !alive || state.attributes[name]?.value != value { out.append(delta(.set(name, value))) }
+                if !alive || state.attributes[name]?.value != value { out.append(.set(name, value)) }
             }
             guard alive || state.tombstone != nil || !change.removed.isEmpty else { return }
             let unchanged = storeMapping.keepsNames ? change.unchanged : Set(change.unchanged.map(storeMapping.logicalName))
@@ -96,13 +104,13 @@ final class Normalizer: Sendable {
             case .full:
                 for (name, attribute) in state.attributes where attribute.value != nil && image[name] == nil && !unchanged.contains(name) {
                     if let baseline, baseline[name] == nil { continue }
-                    out.append(delta(.unset(name)))
+                    out.append(.unset(name))
                 }
             case .partial:
                 for storeName in change.removed {
                     let name = storeMapping.logicalName(storeName)
                     guard mapping.admits(name), image[name] == nil else { continue }
-                    if state.attributes[name]?.value != nil || !alive { out.append(delta(.unset(name))) }
+                    if state.attributes[name]?.value != nil || !alive { out.append(.unset(name)) }
                 }
             }
         }

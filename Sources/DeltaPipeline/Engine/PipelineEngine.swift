@@ -284,11 +284,8 @@ public final class PipelineEngine: Sendable {
             try progress.check()
             var clk = clock
             let inFlight = self.commits.overlays
-            var planned = try await processor.prepare(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
-                                                      pending: inFlight.overlays, unknownToLedger: unknownToLedger)
-            // The merged states carry the deltas' effect; the deltas themselves only feed history.
-            if !self.config.options.history { planned.batch.deltas = [] }
-            let prepared = planned
+            let prepared = try await processor.prepare(changes, clock: &clk, checkpoint: checkpoint, now: PipelineEngine.nowMicros(),
+                                                       pending: inFlight.overlays, unknownToLedger: unknownToLedger)
             let (ledger, worker) = (self.ledger, self.ledgerWorker)
             let events = changes.count
             let id = try self.commits.start(CommitQueue.Overlay(batch: prepared.batch), plannedOn: inFlight.ids) {
@@ -327,7 +324,7 @@ public final class PipelineEngine: Sendable {
         guard let source = sources[scope] else { return SourceRun() }
         let sourceStores = Set(config.flows.flatMap(\.direction.sources))
         let processor = BatchProcessor(pipeline: config.name, flow: flow, source: store, ledger: ledger, readWorker: readWorker,
-                                       sinks: sinks, sourceStores: sourceStores, logger: logger)
+                                       sinks: sinks, sourceStores: sourceStores, keepsDeltas: config.options.history, logger: logger)
         var checkpoint = try await loadCheckpoint(flow, store)
             ?? Checkpoint(pipeline: config.name, scope: scope, position: "", updatedAt: PipelineEngine.nowMicros())
         var clock = HybridClock(origin: store, maxClockSkew: config.options.maxClockSkew,
