@@ -103,29 +103,35 @@ struct MongoDBBenchmark {
         try pipeline.write(toFile: "\(dir)/down.yaml", atomically: true, encoding: .utf8)
         let down = try PipelineLoader.load(file: "\(dir)/down.yaml", environment: [:], storeTypes: registry.storeTypes)
 
-        // The connector alone: the snapshot read, without the engine and PostgreSQL.
-        let source = MongoSource(config: MongoStoreConfig(store: "mongo", url: mongoURL, database: tag))
-        let spec = CollectionSpec(name: "items", keyAttributes: ["_id"])
+        // The connector alone: the snapshot read, without the engine and PostgreSQL. The source
+        // ends with this step: while a source of the database lives, sinks writing there keep
+        // their writes for echo matching, which later phases (no reader) must not pay for.
         var start = now()
-        let reader = try await source.beginSnapshot(of: [spec])
-        var cursor: String?
-        var read = 0
-        repeat {
-            let chunk = try await reader.read(spec, after: cursor, limit: 5000)
-            read += chunk.rows.count
-            cursor = chunk.cursor
-        } while cursor != nil
-        await reader.close()
+        let read = try await { () async throws -> Int in
+            let source = MongoSource(config: MongoStoreConfig(store: "mongo", url: mongoURL, database: tag))
+            let spec = CollectionSpec(name: "items", keyAttributes: ["_id"])
+            let reader = try await source.beginSnapshot(of: [spec])
+            var cursor: String?
+            var read = 0
+            repeat {
+                let chunk = try await reader.read(spec, after: cursor, limit: 5000)
+                read += chunk.rows.count
+                cursor = chunk.cursor
+            } while cursor != nil
+            await reader.close()
+            return read
+        }()
         let connectorReadRate = Double(read) / (now() - start)
         print("  connector alone: snapshot read \(format(connectorReadRate)) docs/s (\(format(Double(read))) docs)")
 
         // Mongo→PG snapshot.
+        print("  Mongo→PG snapshot: starting")
         resetPeakRSS()
         start = now()
         let downSnapshot = try await PipelineEngine(config: down, registry: registry, logger: logger).runOnce()
         let downSnapshotRate = Double(downSnapshot.events) / (now() - start)
         var rss = peakRSSMiB()
-        print("  Mongo→PG snapshot: \(format(Double(downSnapshot.events))) docs, \(format(downSnapshotRate)) docs/s, PG rows \(try tool.psqlInt("SELECT count(*) FROM from_mongo"))")
+        print("  Mongo→PG snapshot: \(format(Double(downSnapshot.events))) docs, \(format(downSnapshotRate)) docs/s, PG rows \(try tool.psqlInt("SELECT count(*) FROM from_mongo")); peak RSS \(format(peakRSSMiB())) MiB")
 
         // Mongo→PG stream: the server alone applies the mixed changes, then the bridge streams them.
         let before = try tool.mongo(#"t = db.command("ping")["operationTime"]; print("%d %d" % (t.time, t.inc))"#)
@@ -154,13 +160,14 @@ struct MongoDBBenchmark {
             """, ["T": before.first ?? 0, "I": before.last ?? 0, "M": changes])
         let serverWatchRate = Double(changes) / watch
         print("  server alone: pymongo change stream \(format(serverWatchRate)) events/s")
+        print("  Mongo→PG stream: starting")
         resetPeakRSS()
         start = now()
         let downStream = try await PipelineEngine(config: down, registry: registry, logger: logger).runOnce()
         let downStreamRate = Double(downStream.events) / (now() - start)
         rss = max(rss, peakRSSMiB())
         let mongoCount = try tool.mongo("print(db.items.count_documents({}))").trimmingCharacters(in: .whitespacesAndNewlines)
-        print("  Mongo→PG stream: \(format(Double(downStream.events))) events, \(format(downStreamRate)) events/s; docs \(mongoCount), PG rows \(try tool.psqlInt("SELECT count(*) FROM from_mongo"))")
+        print("  Mongo→PG stream: \(format(Double(downStream.events))) events, \(format(downStreamRate)) events/s; docs \(mongoCount), PG rows \(try tool.psqlInt("SELECT count(*) FROM from_mongo")); peak RSS \(format(peakRSSMiB())) MiB")
 
         // PG→Mongo snapshot and stream.
         try tool.psql("INSERT INTO to_mongo SELECT i, 'item ' || i, i % 1000, i * 0.25, '[\"a\",\"b\"]' FROM generate_series(0, \(docs - 1)) i")
@@ -188,7 +195,7 @@ struct MongoDBBenchmark {
         let upSnapshot = try await PipelineEngine(config: upConfig, registry: registry, logger: logger).runOnce()
         let upSnapshotRate = Double(upSnapshot.events) / (now() - start)
         rss = max(rss, peakRSSMiB())
-        print("  PG→Mongo snapshot: \(format(Double(upSnapshot.events))) rows, \(format(upSnapshotRate)) rows/s")
+        print("  PG→Mongo snapshot: \(format(Double(upSnapshot.events))) rows, \(format(upSnapshotRate)) rows/s; peak RSS \(format(peakRSSMiB())) MiB")
         let u = changes * 2 / 3, i = changes * 2 / 9, d = changes - u - i
         try tool.psql("""
             UPDATE to_mongo SET qty = qty + 1 WHERE id IN (SELECT (g * 3) % \(docs) FROM generate_series(0, \(u - 1)) g);
@@ -201,7 +208,7 @@ struct MongoDBBenchmark {
         let upStreamRate = Double(upStream.events) / (now() - start)
         rss = max(rss, peakRSSMiB())
         let copied = try tool.mongo("print(db.copied.count_documents({}))").trimmingCharacters(in: .whitespacesAndNewlines)
-        print("  PG→Mongo stream: \(format(Double(upStream.events))) events, \(format(upStreamRate)) events/s; PG rows \(try tool.psqlInt("SELECT count(*) FROM to_mongo")), docs \(copied)")
+        print("  PG→Mongo stream: \(format(Double(upStream.events))) events, \(format(upStreamRate)) events/s; PG rows \(try tool.psqlInt("SELECT count(*) FROM to_mongo")), docs \(copied); peak RSS \(format(peakRSSMiB())) MiB")
 
         // Lag at a steady write rate: the bridge follows while pymongo inserts documents stamped
         // with their write time; PostgreSQL stamps each row as it is applied.
@@ -242,6 +249,7 @@ struct MongoDBBenchmark {
             """)
         let p50 = (Double(percentiles[0]) ?? .nan) * 1000
         let p99 = (Double(percentiles[1]) ?? .nan) * 1000
+        print("  lag run: peak RSS \(format(peakRSSMiB())) MiB")
         print("  lag at \(format(Double(lagRate)))/s: \(percentiles[2]) of \(expected) documents applied; p50 \(p50.isFinite ? format3(p50 / 1000) : "n/a") s, p99 \(p99.isFinite ? format3(p99 / 1000) : "n/a") s")
 
         func ratio(_ bridge: Double, _ server: Double) -> Double { server > 0 ? bridge / server : 0 }

@@ -32,6 +32,7 @@ struct SQLiteBenchmark {
 
         let pipeline = try BenchPipeline(directory: dir, source: "{ type: sqlite, path: source.db }", target: "{ type: sqlite, path: target.db }")
 
+        print("  snapshot: starting")
         resetPeakRSS()
         var engine = try pipeline.engine()
         var start = now()
@@ -53,6 +54,7 @@ struct SQLiteBenchmark {
             let delete = try source.prepare("DELETE FROM items WHERE id = ?")
             for i in 0..<deletes { try delete.run([.int(Int64(i * 7 % rows + 1))]) }
         }
+        print("  stream: starting")
         resetPeakRSS()
         engine = try pipeline.engine()
         start = now()

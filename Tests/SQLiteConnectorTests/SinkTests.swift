@@ -220,6 +220,29 @@ private func upsert(in table: String = "items", _ id: Int64, _ set: [String: Val
         #expect(changes.allSatisfy { $0.isEcho })
     }
 
+    @Test func aRefusalInOneGroupOfPatchesLeavesTheOtherGroupsWhole() async throws {
+        let db = try TestDatabase("CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL);")
+        let sink = db.sink()
+        // Patches run in groups of SQLiteSink.State.patchesPerGroup under one savepoint: refuse one
+        // patch in the second group and one in the last.
+        let count = 1_234
+        let refused: Set<Int> = [700, 1_233]
+        let patches = (0..<count).map { i in
+            refused.contains(i) ? upsert(Int64(i), ["score": .double(1)]) : upsert(Int64(i), ["name": .string("n\(i)")])
+        }
+        let results = try await sink.apply(patches)
+        #expect(results.count == count)
+        for (i, r) in results.enumerated() {
+            if refused.contains(i) {
+                guard case .rejected = r else { Issue.record("patch \(i) should be rejected: \(r)"); continue }
+            } else if r != .applied {
+                Issue.record("patch \(i) should be applied: \(r)")
+            }
+        }
+        #expect(try db.user.scalarInt("SELECT count(*) FROM items") == Int64(count - refused.count))
+        #expect(try db.user.scalarInt("SELECT count(*) FROM items WHERE id IN (700, 1233)") == 0)
+    }
+
     @Test func aLockedDatabaseFailsTheBatchTransiently() async throws {
         let db = try TestDatabase(itemsSchema + "PRAGMA journal_mode=WAL;")
         let sink = SQLiteSink(store: "lite", path: db.path, busyTimeoutMilliseconds: 50)

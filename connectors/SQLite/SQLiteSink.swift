@@ -133,7 +133,26 @@ public final class SQLiteSink: SinkConnector {
                 let before = hasChangeLog ? try SQLiteChangeLog.head(db) : 0
                 var results: [PatchResult] = []
                 results.reserveCapacity(patches.count)
-                for patch in patches { results.append(try applyOne(db, patch)) }
+                // Patches run in groups under one savepoint; when the store refuses one of them,
+                // the group is rolled back and run again with a savepoint per patch, so that the
+                // refused ones alone are left out (refusals are rare: one savepoint per patch
+                // cost a third of the sink's time).
+                for start in stride(from: 0, to: patches.count, by: Self.patchesPerGroup) {
+                    let group = patches[start..<min(patches.count, start + Self.patchesPerGroup)]
+                    try slot.statement("SAVEPOINT deltabridge_group").run()
+                    var groupResults: [PatchResult] = []
+                    groupResults.reserveCapacity(group.count)
+                    do {
+                        for patch in group { groupResults.append(try applyOne(db, patch, isolated: false)) }
+                        try slot.statement("RELEASE deltabridge_group").run()
+                    } catch is RefusedInGroup {
+                        try slot.statement("ROLLBACK TO deltabridge_group").run()
+                        try slot.statement("RELEASE deltabridge_group").run()
+                        groupResults = []
+                        for patch in group { groupResults.append(try applyOne(db, patch, isolated: true)) }
+                    }
+                    results += groupResults
+                }
                 if hasChangeLog {
                     try slot.statement("UPDATE _deltabridge_changes SET echo = 1 WHERE seq > ?1").run([.int(before)])
                 }
@@ -152,7 +171,15 @@ public final class SQLiteSink: SinkConnector {
         /// A patch that cannot be written, with the reason for the dead-letter table.
         private struct Rejection: Error { let reason: String }
 
-        private func applyOne(_ db: SQLiteDatabase, _ patch: DocumentPatch) throws -> PatchResult {
+        /// The store refused a patch of a group run without a savepoint per patch.
+        private struct RefusedInGroup: Error {}
+
+        /// Patches under one savepoint (see ``apply(_:)``).
+        static let patchesPerGroup = 500
+
+        /// Applies one patch; `isolated`: in a savepoint of its own, so that a refusal becomes
+        /// `.rejected` — otherwise a refusal throws ``RefusedInGroup``.
+        private func applyOne(_ db: SQLiteDatabase, _ patch: DocumentPatch, isolated: Bool) throws -> PatchResult {
             let table = patch.collection
             let keyNames = patch.key.count == 1 ? [patch.key.first!.key] : patch.key.keys.sorted()
             let plan = try plan(db, table, keyNames: keyNames)
@@ -191,12 +218,16 @@ public final class SQLiteSink: SinkConnector {
                 switch patch.action {
                 case let .upsert(set, unset):
                     // Absent columns already hold "nothing": unsetting them (or setting null) is a no-op.
-                    let columns = Set(set.keys).union(unset).subtracting(keySet).filter { schema.hasColumn($0) || (set[$0] ?? .null) != .null }
-                    for c in columns { try requireColumn(c) }
-                    let ordered = columns.sorted()
+                    var ordered: [String] = []
+                    ordered.reserveCapacity(set.count + unset.count)
+                    for (c, v) in set where !keySet.contains(c) && (v != .null || schema.hasColumn(c)) { ordered.append(c) }
+                    for c in unset where set[c] == nil && !keySet.contains(c) && schema.hasColumn(c) && !ordered.contains(c) { ordered.append(c) }
+                    for c in ordered { try requireColumn(c) }
+                    ordered.sort()
                     for c in ordered { bindings.append(try bind(c, set[c] ?? .null)) }
-                    sql = cachedUpsertSQL(table, keys: keyNames, columns: ordered)
-                    if !ordered.isEmpty { updateFirst = cachedUpdateSQL(table, keys: keyNames, columns: ordered) }
+                    let statements = cachedSQL(table, keys: keyNames, columns: ordered)
+                    sql = statements.upsert
+                    if !ordered.isEmpty { updateFirst = statements.update }
                 case let .replace(document):
                     for (c, v) in document where v != .null && !schema.hasColumn(c) { try requireColumn(c) }
                     for (c, isJSON) in zip(plan.replaceColumns, plan.replaceJSON) {
@@ -214,12 +245,12 @@ public final class SQLiteSink: SinkConnector {
                 return .rejected(error.reason)
             }
 
-            try slot.statement("SAVEPOINT deltabridge_patch").run()
+            if isolated { try slot.statement("SAVEPOINT deltabridge_patch").run() }
             do {
                 if let expected = patch.expected {
                     guard try guardHolds(db, table: table, schema: schema, json: json, keyNames: keyNames,
                                          keyBindings: Array(bindings.prefix(keyNames.count)), expected: expected) else {
-                        try slot.statement("RELEASE deltabridge_patch").run()
+                        if isolated { try slot.statement("RELEASE deltabridge_patch").run() }
                         return .guardFailed
                     }
                 }
@@ -229,9 +260,10 @@ public final class SQLiteSink: SinkConnector {
                 } else {
                     try slot.statement(sql).run(bindings)
                 }
-                try slot.statement("RELEASE deltabridge_patch").run()
+                if isolated { try slot.statement("RELEASE deltabridge_patch").run() }
                 return .applied
             } catch let error as SQLiteError where Self.isPatchLevel(error) {
+                guard isolated else { throw RefusedInGroup() }
                 try slot.statement("ROLLBACK TO deltabridge_patch").run()
                 try slot.statement("RELEASE deltabridge_patch").run()
                 return .rejected("table '\(table)', key \(keyText): \(error.message)")
@@ -246,25 +278,25 @@ public final class SQLiteSink: SinkConnector {
             }
         }
 
-        /// Upsert statements by table, key and column names: building the text is costlier than running it.
-        private var upsertCache: [[String]: String] = [:]
-
-        private func cachedUpsertSQL(_ table: String, keys: [String], columns: [String]) -> String {
-            let cacheKey = [table, "\u{0}"] + keys + ["\u{0}"] + columns
-            if let sql = upsertCache[cacheKey] { return sql }
-            if upsertCache.count > 1024 { upsertCache.removeAll() }
-            let sql = Self.upsertSQL(table, keys: keys, columns: columns)
-            upsertCache[cacheKey] = sql
-            return sql
+        /// The statements that write one set of columns of a table by key.
+        private struct ShapeKey: Hashable {
+            let table: String
+            let keys: [String]
+            let columns: [String]
         }
 
-        private func cachedUpdateSQL(_ table: String, keys: [String], columns: [String]) -> String {
-            let cacheKey = [table, "\u{1}"] + keys + ["\u{1}"] + columns
-            if let sql = upsertCache[cacheKey] { return sql }
-            if upsertCache.count > 1024 { upsertCache.removeAll() }
+        /// Upsert and update statements by table, key and column names: building the text is
+        /// costlier than running it.
+        private var shapeCache: [ShapeKey: (upsert: String, update: String)] = [:]
+
+        private func cachedSQL(_ table: String, keys: [String], columns: [String]) -> (upsert: String, update: String) {
+            let cacheKey = ShapeKey(table: table, keys: keys, columns: columns)
+            if let sql = shapeCache[cacheKey] { return sql }
+            if shapeCache.count > 1024 { shapeCache.removeAll() }
             let sets = columns.enumerated().map { "\(SQLiteSchema.ident($1)) = ?\(keys.count + $0 + 1)" }.joined(separator: ", ")
-            let sql = "UPDATE \(SQLiteSchema.ident(table)) SET \(sets) WHERE " + Self.whereKeys(keys, firstParameter: 1)
-            upsertCache[cacheKey] = sql
+            let sql = (upsert: Self.upsertSQL(table, keys: keys, columns: columns),
+                       update: "UPDATE \(SQLiteSchema.ident(table)) SET \(sets) WHERE " + Self.whereKeys(keys, firstParameter: 1))
+            shapeCache[cacheKey] = sql
             return sql
         }
 

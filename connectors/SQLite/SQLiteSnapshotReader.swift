@@ -88,7 +88,9 @@ public final class SQLiteSnapshotReader: SnapshotReader {
         while bindings.count < collection.keyAttributes.count { bindings.append(.null) }
         try s.bind(bindings + [.int(Int64(limit))])
         var keyIndexes: [Int32] = []
+        var layout: SQLiteValueMapping.RowLayout?
         var rows: [RowChange] = []
+        rows.reserveCapacity(limit)
         var lastKey: [SQLiteStatement.Binding] = []
         while try s.step() {
             if keyIndexes.isEmpty {
@@ -98,9 +100,10 @@ public final class SQLiteSnapshotReader: SnapshotReader {
                 guard keyIndexes.count == collection.keyAttributes.count else {
                     throw ConnectorError(.permanent, "table '\(collection.name)' lacks a key column of \(collection.keyAttributes) — fix the key in the mapping")
                 }
+                layout = SQLiteValueMapping.RowLayout(s, jsonColumns: collection.jsonAttributes)
             }
             rows.append(RowChange(collection: collection.name, operation: .upsert,
-                                  attributes: SQLiteValueMapping.row(s, jsonColumns: collection.jsonAttributes), image: .full))
+                                  attributes: SQLiteValueMapping.row(s, layout!), image: .full))
             lastKey = keyIndexes.map { s.value($0) }
         }
         let next = rows.count < limit ? nil : SQLiteValueMapping.encodeCursor(lastKey)

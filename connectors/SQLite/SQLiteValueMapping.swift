@@ -36,10 +36,25 @@ enum SQLiteValueMapping {
 
     /// A whole row read with `SELECT *`-like statements: column name → value.
     static func row(_ statement: SQLiteStatement, jsonColumns: Set<String>) -> [String: Value] {
-        var out: [String: Value] = [:]
-        for i in 0..<statement.columnCount {
-            let name = statement.columnName(i)
-            out[name] = value(statement.value(i), json: jsonColumns.contains(name))
+        row(statement, RowLayout(statement, jsonColumns: jsonColumns))
+    }
+
+    /// The names of a result's columns and which hold JSON, worked out once for all its rows.
+    struct RowLayout {
+        let names: [String]
+        let isJSON: [Bool]
+
+        init(_ statement: SQLiteStatement, jsonColumns: Set<String>) {
+            names = (0..<statement.columnCount).map { statement.columnName($0) }
+            isJSON = names.map { jsonColumns.contains($0) }
+        }
+    }
+
+    /// The current row of `statement`, whose columns `layout` describes.
+    static func row(_ statement: SQLiteStatement, _ layout: RowLayout) -> [String: Value] {
+        var out = [String: Value](minimumCapacity: layout.names.count)
+        for i in layout.names.indices {
+            out[layout.names[i]] = value(statement.value(Int32(i)), json: layout.isJSON[i])
         }
         return out
     }

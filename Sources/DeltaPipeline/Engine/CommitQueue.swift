@@ -25,6 +25,7 @@ final class CommitQueue: Sendable {
         var writes: [StoreID: [DocumentRef: [AttributeName: AttributeState]]] = [:]
 
         init(batch: LedgerBatch) {
+            states.reserveCapacity(batch.mergedDocuments?.count ?? 0)
             for document in batch.mergedDocuments ?? [] { states[document.ref] = document.state }
             for image in batch.images { images[image.store, default: [:]][DocumentRef(image.namespace, image.key)] = .some(image.image) }
             add(writes: batch.writes)

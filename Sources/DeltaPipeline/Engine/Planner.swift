@@ -161,7 +161,7 @@ final class Planner: Sendable {
 
     /// The document's key in the store's key attributes.
     private func keyValues(_ storeMapping: StoreMapping, _ ref: DocumentRef) -> [String: Value] {
-        var key = [String: Value]()
+        var key = [String: Value](minimumCapacity: storeMapping.spec.keyAttributes.count)
         for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
             key[name] = ref.key.components[i]
         }
