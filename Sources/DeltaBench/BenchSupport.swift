@@ -9,6 +9,14 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+/// CPU time (user + system) this process has used, in seconds: steadier than wall time on a
+/// shared machine, for comparing one build with another.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
 /// Peak resident set size of this process in MiB (VmHWM), since start or the last ``resetPeakRSS()``.
 func peakRSSMiB() -> Double {
     guard let f = fopen("/proc/self/status", "r") else { return 0 }

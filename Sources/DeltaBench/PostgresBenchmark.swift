@@ -57,22 +57,26 @@ struct PostgresBenchmark {
         resetPeakRSS()
         var engine = try pipeline.engine()
         var start = now()
+        var cpuStart = processCPUSeconds()
         let snapshot = try await engine.runOnce()
         let bridgeSnapshotSeconds = now() - start
+        let snapshotCPU = processCPUSeconds() - cpuStart
         let snapshotRSS = peakRSSMiB()
         let copied = try bridgeTarget.int("SELECT count(*) FROM items")
-        print("  bridge snapshot: \(format(Double(snapshot.events))) rows in \(format3(bridgeSnapshotSeconds)) s; target holds \(format(Double(copied)))")
+        print("  bridge snapshot: \(format(Double(snapshot.events))) rows in \(format3(bridgeSnapshotSeconds)) s (bridge CPU \(format3(snapshotCPU)) s); target holds \(format(Double(copied)))")
 
         try makeBacklog(source, round: 1)
         print("  bridge stream: starting")
         resetPeakRSS()
         engine = try pipeline.engine()
         start = now()
+        cpuStart = processCPUSeconds()
         let stream = try await engine.runOnce()
         let bridgeStreamSeconds = now() - start
+        let streamCPU = processCPUSeconds() - cpuStart
         let streamRSS = peakRSSMiB()
         try checkSame(source, bridgeTarget, "after the bridge's backlog")
-        print("  bridge stream: \(format(Double(stream.events))) events in \(format3(bridgeStreamSeconds)) s")
+        print("  bridge stream: \(format(Double(stream.events))) events in \(format3(bridgeStreamSeconds)) s (bridge CPU \(format3(streamCPU)) s)")
 
         resetPeakRSS()
         try bridgeTarget.run("ALTER TABLE items ENABLE TRIGGER bench_lag_trg")

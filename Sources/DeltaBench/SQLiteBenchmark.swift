@@ -36,11 +36,13 @@ struct SQLiteBenchmark {
         resetPeakRSS()
         var engine = try pipeline.engine()
         var start = now()
+        var cpuStart = processCPUSeconds()
         let snapshot = try await engine.runOnce()
         let snapshotSeconds = now() - start
+        let snapshotCPU = processCPUSeconds() - cpuStart
         let snapshotRSS = peakRSSMiB()
         let copied = try target.scalarInt("SELECT count(*) FROM items") ?? 0
-        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s, target holds \(format(Double(copied)))")
+        print("  snapshot: \(format(Double(snapshot.events))) rows in \(format3(snapshotSeconds)) s (CPU \(format3(snapshotCPU)) s), target holds \(format(Double(copied)))")
 
         // Mixed changes: 2/3 updates of one column, 2/9 inserts, 1/9 deletes, in transactions of 1,000.
         let updates = changes * 2 / 3
@@ -58,12 +60,14 @@ struct SQLiteBenchmark {
         resetPeakRSS()
         engine = try pipeline.engine()
         start = now()
+        cpuStart = processCPUSeconds()
         let stream = try await engine.runOnce()
         let streamSeconds = now() - start
+        let streamCPU = processCPUSeconds() - cpuStart
         let streamRSS = peakRSSMiB()
         let sourceCount = try source.scalarInt("SELECT count(*) FROM items") ?? -1
         let targetCount = try target.scalarInt("SELECT count(*) FROM items") ?? -2
-        print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s; rows source \(format(Double(sourceCount))), target \(format(Double(targetCount)))")
+        print("  stream: \(format(Double(stream.events))) events in \(format3(streamSeconds)) s (CPU \(format3(streamCPU)) s); rows source \(format(Double(sourceCount))), target \(format(Double(targetCount)))")
         if sourceCount != targetCount { print("  WARNING: source and target differ after the stream") }
 
         let snapshotRate = Double(snapshot.events) / snapshotSeconds

@@ -37,6 +37,27 @@ struct PlannerTests {
         #expect(Set(patches[0].writes.map(\.attribute)) == ["id", "name"])
     }
 
+    @Test("created and deleted within one batch: targets are told to delete, in case a run killed before its ledger commit wrote the row")
+    func createdAndDeletedInOneBatch() {
+        var after = state(["id": .int(1), "name": .string("Ada")], time: 10)
+        after.tombstone = Stamp(time: 20, origin: "a")
+        func patches(_ twoWay: Bool, upserted: Bool) -> [PlannedPatch] {
+            Planner(flow: flow(twoWay: twoWay), mapping: mapping).patches(
+                for: .init(ref: ref, before: DocumentState(), after: after, observed: nil, observedIsFull: false, observedDeleted: true,
+                           upserted: upserted),
+                from: "a") { _ in [:] }
+        }
+        let oneWay = patches(false, upserted: true)
+        #expect(oneWay.map(\.patch) == [DocumentPatch(collection: "persons", key: ["pid": .int(1)], action: .delete)])
+        // Two-way, only a row that still holds what the creation wrote is deleted.
+        let twoWay = patches(true, upserted: true)
+        #expect(twoWay.map(\.target) == ["b"])
+        #expect(twoWay[0].patch.action == .delete)
+        #expect(twoWay[0].patch.expected == ["pid": .int(1), "full_name": .string("Ada")])
+        // A delete of a document the batch never saw present tells nobody anything.
+        #expect(patches(false, upserted: false).isEmpty)
+    }
+
     @Test("two-way: an update carries only the changed attributes, guarded by the previous winner")
     func guardedUpdate() {
         let before = state(["id": .int(1), "name": .string("Ada"), "email": .string("a@x")], time: 10)

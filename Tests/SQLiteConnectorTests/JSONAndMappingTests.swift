@@ -34,6 +34,7 @@ import Testing
             #"{"id":["integer",-9223372036854775808],"max":["integer",9223372036854775807],"zero":["integer",0]}"#,
             #"{"ünï":["text","日本語 ✓"],"empty":["text",""],"inf":["real","-Inf"]}"#,
             #"{}"#,
+            #"{"id":["integer",1],"q":["text","say \"hi\"\n\t\\ \/ \b\f\r"],"tags":["text","[\"a\",\"b\"]"]}"#,  // escapes
         ]
         for image in usual {
             let scanned = try #require(SQLiteValueMapping.scanImage(image), "the scanner should read \(image)")
@@ -43,7 +44,8 @@ import Testing
             #expect(SQLiteValueMapping.decodeImage(image, jsonColumns: ["name"]) == fast)
         }
         let unusual = [
-            #"{"id":["integer",1],"q":["text","say \"hi\"\n"]}"#,       // escapes
+            #"{"id":["integer",1],"q":["text","caf\u00e9"]}"#,             // a \u escape
+            #"{"id":["integer",1],"q":["text","bad \x escape"]}"#,         // not an escape
             #"{"id": ["integer", 1]}"#,                                    // whitespace
             #"{"id":["integer",1.0]}"#,                                    // not a plain integer
             #"{"id":["integer",92233720368547758070]}"#,                   // beyond 64 bits
@@ -55,6 +57,8 @@ import Testing
             #expect(SQLiteValueMapping.decodeImage(image, jsonColumns: []) == SQLiteValueMapping.parseImage(image, jsonColumns: []))
         }
         #expect(SQLiteValueMapping.decodeImage(#"{"id":["integer",1],"q":["text","say \"hi\""]}"#, jsonColumns: [])?["q"] == .string(#"say "hi""#))
+        #expect(SQLiteValueMapping.scanImage(#"{"q":["text","a\"b\\c\nd"]}"#)?.first?.1 == .text("a\"b\\c\nd"))
+        #expect(SQLiteValueMapping.decodeImage(#"{"q":["text","caf\u00e9"]}"#, jsonColumns: [])?["q"] == .string("café"))
         #expect(SQLiteValueMapping.decodeImage(#"{"id":["real",2.5]}"#, jsonColumns: [])?["id"] == .double(2.5))
         #expect(SQLiteValueMapping.decodeImage(#"{"id":["integer",1]"#, jsonColumns: []) == nil)
     }

@@ -276,7 +276,8 @@ struct ImageScanner {
         return true
     }
 
-    /// A string without escapes or control characters (nil otherwise: the general parser decides).
+    /// A string without control characters or `\\u` escapes (nil otherwise: the general parser
+    /// decides); the other escapes (`\\"`, `\\\\`, `\\n`, ...) are decoded.
     private mutating func string() -> String? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = i
@@ -287,8 +288,40 @@ struct ImageScanner {
                 i += 1
                 return s
             }
-            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            if c == UInt8(ascii: "\\") { return escapedString(from: start) }
+            if c < 0x20 { return nil }
             i += 1
+        }
+        return nil
+    }
+
+    /// The rest of a string that holds escapes, from its first byte at `start`.
+    private mutating func escapedString(from start: Int) -> String? {
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let c = bytes[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""):
+                return String(validating: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard i < bytes.count else { return nil }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                default: return nil
+                }
+            case 0..<0x20:
+                return nil
+            default:
+                out.append(c)
+            }
         }
         return nil
     }

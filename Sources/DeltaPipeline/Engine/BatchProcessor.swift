@@ -80,6 +80,8 @@ struct BatchProcessor: Sendable {
         var observedIsFull = false
         var observedDeleted = false
         var reported = false
+        /// The source reported the document present (a non-echo upsert) in this batch.
+        var upserted = false
         var deltaCount = 0
         var mayBeEcho = false
     }
@@ -106,9 +108,10 @@ struct BatchProcessor: Sendable {
 
     /// Plans `changes` against the ledger as `pending` (the batches not yet committed) will leave
     /// it; `checkpoint` (already carrying the new position) is completed with the clock state and
-    /// counters and returned in the ledger batch. `unknownToLedger`: the caller knows that the
-    /// ledger holds none of these documents (the first snapshot of a one-way flow's empty
-    /// namespace), so their states are not read.
+    /// counters and returned in the ledger batch. `unknownToLedger`: the caller knows that neither
+    /// the ledger nor a batch in `pending` holds any of these documents (the first snapshot of a
+    /// one-way flow's empty namespace, whose rows are read once each), so their states are not
+    /// read.
     func prepare(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
                  pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Prepared {
         var result = Result()
@@ -176,6 +179,21 @@ struct BatchProcessor: Sendable {
                 logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
                                metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
             }
+            if change.operation == .upsert { documents[d].upserted = true }
+            if baseline == nil, change.operation == .upsert, documents[d].working.isEmpty {
+                // A document the ledger has never seen: every attribute of the image is set, so
+                // the state is the image stamped, built without hashing its names again.
+                let image = normalizer.logicalImage(of: change)
+                documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
+                documents[d].deltaCount += image.count
+                result.deltas += image.count
+                if keepsDeltas {
+                    let ref = documents[d].ref
+                    for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
+                }
+                observe(&documents[d], change, normalizer)
+                continue
+            }
             scratch.removeAll(keepingCapacity: true)
             normalizer.appendChanges(for: change, state: documents[d].working, baseline: baseline, to: &scratch)
             if !scratch.isEmpty {
@@ -197,7 +215,7 @@ struct BatchProcessor: Sendable {
         for i in documents.indices where documents[i].reported {
             let change = Planner.DocumentChange(ref: documents[i].ref, before: documents[i].loaded, after: documents[i].working,
                                                 observed: documents[i].observed, observedIsFull: documents[i].observedIsFull,
-                                                observedDeleted: documents[i].observedDeleted)
+                                                observedDeleted: documents[i].observedDeleted, upserted: documents[i].upserted)
             let written = documents[i].written
             planners[documents[i].mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
                                                               writesOf: { written[$0] ?? [:] }, to: &planned)
@@ -267,6 +285,8 @@ struct BatchProcessor: Sendable {
     /// ledger holds them once `pending` is committed.
     private func load(_ documents: inout [Document], twoWay: Bool, pending: [CommitQueue.Overlay], unknownToLedger: Bool) async throws {
         guard !documents.isEmpty else { return }
+        // New documents of a one-way flow: nothing to read, unless some may be echoes.
+        if unknownToLedger, !twoWay, !documents.contains(where: \.mayBeEcho) { return }
         let ledger = self.ledger
         let source = self.source
         let targets = self.targets

@@ -34,6 +34,9 @@ final class Planner: Sendable {
         var observed: [AttributeName: Value]?
         var observedIsFull: Bool
         var observedDeleted: Bool
+        /// The source reported the document present in this batch (before deleting it, when it
+        /// ends deleted).
+        var upserted = false
     }
 
     /// The patches for every target of the flow (and a write-back to `source` in two-way flows).
@@ -106,7 +109,19 @@ final class Planner: Sendable {
                 }
                 out.append(p)
             case (false, false):
-                continue
+                // Created and deleted within this batch: nothing to tell a target that never saw
+                // it — but one that applied the creation in a run that stopped before the ledger
+                // committed it (kill -9) still holds the row. Deleting a missing row does nothing;
+                // two-way, only a row that still holds the created content is deleted.
+                guard change.upserted, after.tombstone != nil, !after.attributes.isEmpty else { continue }
+                var expected: [String: Value?]?
+                if guardOn {
+                    var created = [String: Value?]()
+                    for (name, a) in after.attributes where a.value != nil && mapping.admits(name) { created[storeMapping.storeName(name)] = a.value }
+                    for (k, v) in keyValues(storeMapping, change.ref) { created[k] = v }
+                    expected = created
+                }
+                out.append(plan(target, storeMapping, change.ref, .delete, expected: expected, writes: [:]))
             }
         }
         if flow.direction.isTwoWay, let p = writeBack(change, to: source) { out.append(p) }
@@ -170,6 +185,10 @@ final class Planner: Sendable {
 
     /// The live, admitted values of an alive document in the store's names.
     private func content(_ state: DocumentState, _ storeMapping: StoreMapping) -> [String: Value] {
+        if mapping.admitsEverything, storeMapping.keepsNames, !state.attributes.values.contains(where: { $0.value == nil }) {
+            // Same names, nothing left out: the state's own layout, without hashing again.
+            return state.attributes.mapValues { $0.value! }
+        }
         var out = [String: Value](minimumCapacity: state.attributes.count)
         for (name, a) in state.attributes {
             guard let value = a.value, mapping.admits(name) else { continue }
