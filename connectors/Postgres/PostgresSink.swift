@@ -181,7 +181,11 @@ public final class PostgresSink: SinkConnector {
             var ordered: [Int] { shapes.indices.sorted { shapes[$0] < shapes[$1] } }
         }
 
-        private struct Rejection: Error { let reason: String }
+        private struct Rejection: Error {
+            let reason: String
+            /// The table lacks a column the patch writes (its cached shape may be stale).
+            var missingColumn = false
+        }
 
         func apply(_ patches: [DocumentPatch]) throws -> [PatchResult] {
             let conn = try connection()
@@ -189,15 +193,19 @@ public final class PostgresSink: SinkConnector {
             var planned: [Planned] = []
             var reloaded = Set<String>()
             for (i, patch) in patches.enumerated() {
-                var schema = try self.schema(patch.collection, conn)
-                // A column the cached shape lacks may have been added since: read the table again
-                // (once per batch).
-                if !reloaded.contains(patch.collection), patch.containsName(where: { !schema.hasColumn($0) }) {
-                    reloaded.insert(patch.collection)
-                    schema = try self.schema(patch.collection, conn, reload: true)
-                }
+                let schema = try self.schema(patch.collection, conn)
                 do throws(Rejection) {
                     planned.append(try plan(i, patch, schema))
+                } catch where error.missingColumn && !reloaded.contains(patch.collection) {
+                    // A column the cached shape lacks may have been added since: read the table
+                    // again (once per batch) and plan the patch on it.
+                    reloaded.insert(patch.collection)
+                    let fresh = try self.schema(patch.collection, conn, reload: true)
+                    do throws(Rejection) {
+                        planned.append(try plan(i, patch, fresh))
+                    } catch {
+                        results[i] = .rejected(error.reason)
+                    }
                 } catch {
                     results[i] = .rejected(error.reason)
                 }
@@ -308,7 +316,7 @@ public final class PostgresSink: SinkConnector {
             keyValues.reserveCapacity(keyNames.count)
             for k in keyNames {
                 guard let column = schema.column(k) else {
-                    throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping")
+                    throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping", missingColumn: true)
                 }
                 let v = patch.key[k]!
                 if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
@@ -327,7 +335,8 @@ public final class PostgresSink: SinkConnector {
                 break
             }
             func missing(_ name: String) -> Rejection {
-                Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping")
+                Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping",
+                          missingColumn: true)
             }
             switch patch.action {
             case let .upsert(set, unset):
