@@ -303,7 +303,13 @@ public final class PostgresSink: SinkConnector {
         private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: PostgresTableSchema) throws(Rejection) -> Planned {
             let table = schema.table
             var keyText: String { Value.object(patch.key).description }
-            let keyNames = patch.key.count == 1 ? [patch.key.first!.key] : patch.key.keys.sorted()
+            let keyNames: [String]
+            if patch.key.count == 1, lastKeyNames.count == 1, patch.key.first!.key == lastKeyNames[0] {
+                keyNames = lastKeyNames
+            } else {
+                keyNames = patch.key.count == 1 ? [patch.key.first!.key] : patch.key.keys.sorted()
+                lastKeyNames = keyNames
+            }
             guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
             func encode(_ column: PostgresColumn, _ value: Value) throws(Rejection) -> String? {
                 do {
@@ -357,19 +363,34 @@ public final class PostgresSink: SinkConnector {
                     values.append(try encode(column, value))
                 }
             case let .replace(document):
-                for (name, value) in document where !keyNames.contains(name) && value != .null && !schema.hasColumn(name) {
-                    throw missing(name)
-                }
-                for column in schema.columns where !keyNames.contains(column.name) && !column.isGenerated {
+                // Every attribute the document holds must have a column: counted while the
+                // columns are filled, and looked for by name only when some are left over.
+                var found = 0
+                for name in keyNames where document[name] != nil { found += 1 }
+                for column in schema.columns where !keyNames.contains(column.name) {
+                    let value = document[column.name]
+                    if value != nil { found += 1 }
+                    if column.isGenerated { continue }
                     columns.append(column.name)
-                    values.append(try encode(column, document[column.name] ?? .null))
+                    values.append(try encode(column, value ?? .null))
+                }
+                if found < document.count {
+                    for (name, value) in document where !keyNames.contains(name) && value != .null && !schema.hasColumn(name) {
+                        throw missing(name)
+                    }
                 }
             case .delete:
                 break
             }
+            // Patches of one shape share one list of column names (as they share a statement).
+            if columns == lastColumns { columns = lastColumns } else { lastColumns = columns }
             return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyValues: keyValues,
                            columns: columns, values: values)
         }
+
+        /// The column and key lists of the last planned patch, shared with the next of the same shape.
+        private var lastColumns: [String] = []
+        private var lastKeyNames: [String] = []
 
         /// Runs a statement for a group of patches in a savepoint; when the server refuses it,
         /// applies them one by one to find the refused ones.
