@@ -86,6 +86,8 @@ import Testing
         #expect(MariaDBText.inet6([0xfe, 0x80] + [UInt8](repeating: 0, count: 14)) == "fe80::")
         #expect(MariaDBText.uuid([0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00]) == "123e4567-e89b-12d3-a456-426614174000")
         #expect(MariaDBText.decode([0x80, 0x63, 0x61, 0x66, 0xE9], charset: 8) == "€café")
+        #expect(MariaDBText.decode(Array("plain ASCII ~".utf8), charset: 8) == "plain ASCII ~")
+        #expect(MariaDBText.decode([0x63, 0x61, 0x66, 0xE9], charset: 8) == "café")
         #expect(MariaDBText.decode(Array("żółw".utf8), charset: 45) == "żółw")
     }
 }

@@ -13,7 +13,8 @@ import DeltaCore
 enum BinlogValueDecoder {
     static func decode(_ r: inout BinlogByteReader, _ c: BinlogTableMap.Column, semantic: MariaDBSemanticType?) throws(BinlogDecodingError) -> Value {
         let real = BinlogTableMap.realType(c)
-        let what = "value of column '\(c.name)' (\(real.name))"
+        // Built only for an error message (the reader takes it as an autoclosure).
+        var what: String { "value of column '\(c.name)' (\(real.name))" }
         switch real {
         case .tiny:
             let v = integer(try r.le(1, what), bytes: 1, unsigned: c.unsigned)
@@ -119,14 +120,14 @@ enum BinlogValueDecoder {
 
     /// The binary DECIMAL format: groups of 9 digits in 4 bytes, big-endian, sign in the top bit
     /// (inverted bytes for negatives).
-    static func decimal(_ r: inout BinlogByteReader, precision: Int, scale: Int, what: String) throws(BinlogDecodingError) -> Value {
+    static func decimal(_ r: inout BinlogByteReader, precision: Int, scale: Int, what: @autoclosure () -> String) throws(BinlogDecodingError) -> Value {
         guard precision > 0, precision <= 65, scale <= precision, scale <= 38 || scale <= precision else {
-            throw BinlogDecodingError("DECIMAL(\(precision),\(scale)) metadata is invalid in \(what)")
+            throw BinlogDecodingError("DECIMAL(\(precision),\(scale)) metadata is invalid in \(what())")
         }
         let intg = precision - scale
         let intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9
         let size = intg0 * 4 + digitsPerBytes[intg0x] + frac0 * 4 + digitsPerBytes[frac0x]
-        var bytes = Array(try r.take(size, what))
+        var bytes = Array(try r.take(size, what()))
         guard !bytes.isEmpty else { return .decimal(ExactDecimal("0")!) }
         let negative = bytes[0] & 0x80 == 0
         bytes[0] ^= 0x80
@@ -147,37 +148,37 @@ enum BinlogValueDecoder {
             for _ in 0..<frac0 { text += group(4, digits: 9) }
             if frac0x > 0 { text += group(digitsPerBytes[frac0x], digits: frac0x) }
         }
-        guard let d = ExactDecimal(text) else { throw BinlogDecodingError("DECIMAL bytes do not form a number in \(what)") }
+        guard let d = ExactDecimal(text) else { throw BinlogDecodingError("DECIMAL bytes do not form a number in \(what())") }
         return .decimal(d)
     }
 
     /// Fractional seconds of TIME2/DATETIME2/TIMESTAMP2 in µs (unsigned reading).
-    static func fraction(_ r: inout BinlogByteReader, fsp: Int, what: String) throws(BinlogDecodingError) -> Int64 {
+    static func fraction(_ r: inout BinlogByteReader, fsp: Int, what: @autoclosure () -> String) throws(BinlogDecodingError) -> Int64 {
         switch fsp {
-        case 1, 2: return Int64(try r.be(1, what)) * 10_000
-        case 3, 4: return Int64(try r.be(2, what)) * 100
-        case 5, 6: return Int64(try r.be(3, what))
+        case 1, 2: return Int64(try r.be(1, what())) * 10_000
+        case 3, 4: return Int64(try r.be(2, what())) * 100
+        case 5, 6: return Int64(try r.be(3, what()))
         default: return 0
         }
     }
 
-    static func time2(_ r: inout BinlogByteReader, fsp: Int, what: String) throws(BinlogDecodingError) -> String {
+    static func time2(_ r: inout BinlogByteReader, fsp: Int, what: @autoclosure () -> String) throws(BinlogDecodingError) -> String {
         let packed: Int64
         switch fsp {
         case 1, 2:
-            var intpart = Int64(try r.be(3, what)) - 0x800000
-            var frac = Int64(try r.be(1, what))
+            var intpart = Int64(try r.be(3, what())) - 0x800000
+            var frac = Int64(try r.be(1, what()))
             if intpart < 0 && frac != 0 { intpart += 1; frac -= 0x100 }
             packed = intpart << 24 + frac * 10_000
         case 3, 4:
-            var intpart = Int64(try r.be(3, what)) - 0x800000
-            var frac = Int64(try r.be(2, what))
+            var intpart = Int64(try r.be(3, what())) - 0x800000
+            var frac = Int64(try r.be(2, what()))
             if intpart < 0 && frac != 0 { intpart += 1; frac -= 0x10000 }
             packed = intpart << 24 + frac * 100
         case 5, 6:
-            packed = Int64(try r.be(6, what)) - 0x800000000000
+            packed = Int64(try r.be(6, what())) - 0x800000000000
         default:
-            packed = (Int64(try r.be(3, what)) - 0x800000) << 24
+            packed = (Int64(try r.be(3, what())) - 0x800000) << 24
         }
         let negative = packed < 0
         let a = abs(packed)
@@ -185,9 +186,9 @@ enum BinlogValueDecoder {
         return timeText(negative: negative, hours: (hms >> 12) % (1 << 10), minutes: (hms >> 6) % 64, seconds: hms % 64, micros: micros, fsp: fsp)
     }
 
-    static func datetime2(_ r: inout BinlogByteReader, fsp: Int, what: String) throws(BinlogDecodingError) -> Value {
-        let intpart = Int64(try r.be(5, what)) - 0x8000000000
-        let micros = try fraction(&r, fsp: fsp, what: what)
+    static func datetime2(_ r: inout BinlogByteReader, fsp: Int, what: @autoclosure () -> String) throws(BinlogDecodingError) -> Value {
+        let intpart = Int64(try r.be(5, what())) - 0x8000000000
+        let micros = try fraction(&r, fsp: fsp, what: what())
         let ymd = intpart >> 17, ym = ymd >> 5, hms = intpart % (1 << 17)
         return datetimeValue(year: Int(ym / 13), month: Int(ym % 13), day: Int(ymd % 32), hour: Int(hms >> 12),
                              minute: Int((hms >> 6) % 64), second: Int(hms % 64), micros: micros, fsp: fsp)

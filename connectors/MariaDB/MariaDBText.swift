@@ -12,7 +12,8 @@ enum MariaDBText {
     ]
 
     static func decode(_ bytes: [UInt8], charset: UInt32) -> String {
-        if latin1Charsets.contains(charset) {
+        if latin1Charsets.contains(charset), bytes.contains(where: { $0 >= 0x80 }) {
+            // (ASCII text reads the same in latin1 and UTF-8: the UTF-8 path below.)
             var s = String.UnicodeScalarView()
             for b in bytes {
                 let code = b >= 0x80 && b < 0xA0 ? cp1252High[Int(b - 0x80)] : UInt32(b)
