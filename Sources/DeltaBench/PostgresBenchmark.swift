@@ -63,7 +63,7 @@ struct PostgresBenchmark {
         let snapshotCPU = processCPUSeconds() - cpuStart
         let snapshotRSS = peakRSSMiB()
         let copied = try bridgeTarget.int("SELECT count(*) FROM items")
-        print("  bridge snapshot: \(format(Double(snapshot.events))) rows in \(format3(bridgeSnapshotSeconds)) s (bridge CPU \(format3(snapshotCPU)) s); target holds \(format(Double(copied)))")
+        print("  bridge snapshot: \(format(Double(snapshot.events))) rows in \(format3(bridgeSnapshotSeconds)) s (bridge CPU \(format3(snapshotCPU)) s, peak RSS \(format(snapshotRSS)) MiB); target holds \(format(Double(copied)))")
 
         try makeBacklog(source, round: 1)
         print("  bridge stream: starting")
@@ -76,7 +76,7 @@ struct PostgresBenchmark {
         let streamCPU = processCPUSeconds() - cpuStart
         let streamRSS = peakRSSMiB()
         try checkSame(source, bridgeTarget, "after the bridge's backlog")
-        print("  bridge stream: \(format(Double(stream.events))) events in \(format3(bridgeStreamSeconds)) s (bridge CPU \(format3(streamCPU)) s)")
+        print("  bridge stream: \(format(Double(stream.events))) events in \(format3(bridgeStreamSeconds)) s (bridge CPU \(format3(streamCPU)) s, peak RSS \(format(streamRSS)) MiB)")
 
         resetPeakRSS()
         try bridgeTarget.run("ALTER TABLE items ENABLE TRIGGER bench_lag_trg")
@@ -87,6 +87,7 @@ struct PostgresBenchmark {
         running.cancel()
         _ = try? await running.value
         let lagRSS = peakRSSMiB()
+        print("  bridge lag run: peak RSS \(format(lagRSS)) MiB")
 
         // PostgreSQL's own logical replication, same source, a fresh database on the target server.
         let native = try PSQL(url: targetURL).freshDatabase("deltabridge_bench_native")
