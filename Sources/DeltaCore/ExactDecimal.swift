@@ -95,23 +95,6 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         self.exponent = exponent
     }
 
-    init(negative: Bool, rawDigits: String, exponent: Int) {
-        var d = Substring(rawDigits.drop { $0 == "0" })
-        var e = exponent
-        while d.last == "0" { d.removeLast(); e += 1 }
-        if d.isEmpty {
-            self.kind = .finite
-            self.negative = false
-            self.digits = "0"
-            self.exponent = 0
-        } else {
-            self.kind = .finite
-            self.negative = negative
-            self.digits = String(d)
-            self.exponent = e
-        }
-    }
-
     public var isZero: Bool { kind == .finite && digits == "0" }
 
     /// Plain notation (`-0.001`, `1200`); scientific (`1E+60`) only past 40 zeros of padding.
