@@ -2,6 +2,8 @@
 import Glibc
 #endif
 
+import DeltaConnector
+
 /// Monotonic time in seconds.
 func now() -> Double {
     var ts = timespec()
@@ -85,4 +87,19 @@ extension String {
 struct BenchmarkUnavailable: Error, CustomStringConvertible {
     var suite: String
     var description: String { "the \(suite) suite is not built yet" }
+}
+
+/// A connector's snapshot read alone (no engine, no target): every row of `collection` in chunks
+/// of `limit`; returns how many rows it read and the snapshot's stream position.
+func readWholeSnapshot(_ source: any SourceConnector, _ collection: CollectionSpec, limit: Int = 5000) async throws -> (rows: Int, position: String) {
+    let reader = try await source.beginSnapshot(of: [collection])
+    var cursor: String?
+    var rows = 0
+    repeat {
+        let chunk = try await reader.read(collection, after: cursor, limit: limit)
+        rows += chunk.rows.count
+        cursor = chunk.cursor
+    } while cursor != nil
+    await reader.close()
+    return (rows, reader.position)
 }

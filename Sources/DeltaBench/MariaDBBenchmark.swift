@@ -74,17 +74,8 @@ struct MariaDBBenchmark {
         let alone = MariaDBSource(config: MariaDBStoreConfig(store: "alone", url: storeURL), batchLimit: 5000)
         let spec = CollectionSpec(name: "items", keyAttributes: ["id"])
         var start = now()
-        let reader = try await alone.beginSnapshot(of: [spec])
-        var cursor: String?
-        var read = 0
-        repeat {
-            let chunk = try await reader.read(spec, after: cursor, limit: 5000)
-            read += chunk.rows.count
-            cursor = chunk.cursor
-        } while cursor != nil
-        await reader.close()
+        let (read, snapshotPosition) = try await readWholeSnapshot(alone, spec)
         let aloneSnapshotRate = Double(read) / (now() - start)
-        let snapshotPosition = reader.position
         print("  connector alone: snapshot read \(format(Double(read))) rows at \(format(aloneSnapshotRate)) rows/s")
 
         // 1. Snapshot.

@@ -107,20 +107,8 @@ struct MongoDBBenchmark {
         // ends with this step: while a source of the database lives, sinks writing there keep
         // their writes for echo matching, which later phases (no reader) must not pay for.
         var start = now()
-        let read = try await { () async throws -> Int in
-            let source = MongoSource(config: MongoStoreConfig(store: "mongo", url: mongoURL, database: tag))
-            let spec = CollectionSpec(name: "items", keyAttributes: ["_id"])
-            let reader = try await source.beginSnapshot(of: [spec])
-            var cursor: String?
-            var read = 0
-            repeat {
-                let chunk = try await reader.read(spec, after: cursor, limit: 5000)
-                read += chunk.rows.count
-                cursor = chunk.cursor
-            } while cursor != nil
-            await reader.close()
-            return read
-        }()
+        let read = try await readWholeSnapshot(MongoSource(config: MongoStoreConfig(store: "mongo", url: mongoURL, database: tag)),
+                                               CollectionSpec(name: "items", keyAttributes: ["_id"])).rows
         let connectorReadRate = Double(read) / (now() - start)
         print("  connector alone: snapshot read \(format(connectorReadRate)) docs/s (\(format(Double(read))) docs)")
 
