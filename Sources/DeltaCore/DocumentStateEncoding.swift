@@ -6,21 +6,57 @@
 /// origin (length-prefixed UTF-8). Equal states encode to equal bytes.
 public enum DocumentStateEncoding {
     public static func encode(_ state: DocumentState) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(32 + state.attributes.count * 32)
-        if let tomb = state.tombstone {
-            out.append(1)
-            appendStamp(tomb, &out)
-        } else {
-            out.append(0)
+        var encoder = Encoder()
+        return encoder.encode(state)
+    }
+
+    /// Encodes many states, reusing the sorted names of the previous one when a state has the
+    /// same names (consecutive rows of one table usually do): looking each name up costs less
+    /// than sorting them again. Output is byte-identical to ``encode(_:)``.
+    public struct Encoder: Sendable {
+        /// The attribute names of the last state encoded, in UTF-8 order.
+        private var sortedNames: [String] = []
+
+        public init() {}
+
+        public mutating func encode(_ state: DocumentState) -> [UInt8] {
+            var out = [UInt8]()
+            out.reserveCapacity(32 + state.attributes.count * 32)
+            if let tomb = state.tombstone {
+                out.append(1)
+                appendStamp(tomb, &out)
+            } else {
+                out.append(0)
+            }
+            let attributes = state.attributes
+            ValueEncoding.appendVarint(UInt64(attributes.count), &out)
+            let header = out.count
+            if attributes.count == sortedNames.count {
+                // Same count and every name present: the same names, already in order.
+                var same = true
+                for name in sortedNames {
+                    guard let attribute = attributes[name] else {
+                        same = false
+                        break
+                    }
+                    Self.append(name, attribute, &out)
+                }
+                if same { return out }
+                out.removeSubrange(header...)
+            }
+            // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
+            var order = Array(attributes.indices)
+            order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
+            sortedNames.removeAll(keepingCapacity: true)
+            for position in order {
+                let (name, attribute) = attributes[position]
+                sortedNames.append(name)
+                Self.append(name, attribute, &out)
+            }
+            return out
         }
-        ValueEncoding.appendVarint(UInt64(state.attributes.count), &out)
-        // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
-        let attributes = state.attributes
-        var order = Array(attributes.indices)
-        order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
-        for position in order {
-            let (name, attribute) = attributes[position]
+
+        private static func append(_ name: String, _ attribute: AttributeState, _ out: inout [UInt8]) {
             ValueEncoding.appendString(name, &out)
             if let value = attribute.value {
                 out.append(1)
@@ -30,7 +66,6 @@ public enum DocumentStateEncoding {
             }
             appendStamp(attribute.stamp, &out)
         }
-        return out
     }
 
     public static func decode(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {

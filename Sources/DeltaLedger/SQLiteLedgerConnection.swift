@@ -164,12 +164,15 @@ extension SQLiteLedger {
             }
         }
 
+        /// Encodes the states this connection stores (it sorts attribute names once per shape).
+        private var stateEncoder = DocumentStateEncoding.Encoder()
+
         private func storeDocument(_ ref: DocumentRef, _ state: DocumentState) throws {
             let s = upsertDocument
             defer { s.reset() }
             try s.bind(1, ref.namespace.name)
             try s.bind(2, ref.key.canonical)
-            try s.bind(3, blob: DocumentStateEncoding.encode(state))
+            try s.bind(3, blob: stateEncoder.encode(state))
             try s.bind(4, state.isAlive ? 1 : 0)
             if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
             try s.bind(6, Int64(state.attributes.count))

@@ -48,6 +48,36 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'deltabridge\\_stage\\_%' AND relpersistence = 't'") == "1")
     }
 
+    @Test func newRowsAreCopiedStraightInAndExistingKeysFallBackToStaging() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec(Self.schema)
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "people", keyAttributes: ["id"])])
+        func patches(_ ids: ClosedRange<Int>, age: Int64, bad: Int? = nil) -> [DocumentPatch] {
+            ids.map { i in
+                DocumentPatch(collection: "people", key: ["id": .int(Int64(i))],
+                              action: .upsert(set: ["age": .int(i == bad ? -1 : age), "code": .string("c\(i % 10)")], unset: []))
+            }
+        }
+        let stagingTables = "SELECT count(*) FROM pg_class WHERE relname LIKE 'deltabridge\\_stage\\_%' AND relpersistence = 't'"
+        // New keys, one refused by the CHECK: the rest are in, the column left out has its default.
+        let first = try await sink.apply(patches(1...200, age: 1, bad: 150))
+        #expect(first.enumerated().allSatisfy { i, r in i == 149 ? r != .applied : r == .applied })
+        #expect(try db.scalar("SELECT count(*) FROM people") == "199")
+        #expect(try db.scalar("SELECT count(*) FROM people WHERE name = '' AND total = 2") == "199")
+        // More new keys: straight in again, so no staging table was ever needed.
+        #expect(try await sink.apply(patches(201...300, age: 2)).allSatisfy { $0 == .applied })
+        #expect(try db.scalar(stagingTables) == "0")
+        // Keys the table holds (251...300) among new ones: the COPY meets them and the group is
+        // written through the staging table instead, updating the existing rows.
+        #expect(try await sink.apply(patches(251...400, age: 3)).allSatisfy { $0 == .applied })
+        #expect(try db.scalar("SELECT count(*) FROM people") == "399")
+        #expect(try db.scalar("SELECT count(*) FROM people WHERE age = 3") == "150")
+        #expect(try db.scalar("SELECT count(*) FROM people WHERE age = 2") == "50")
+        #expect(try db.scalar(stagingTables) == "1")
+    }
+
     @Test func upsertsReplacesAndDeletesInOneBatchWithRejectionsNamingTheColumn() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }

@@ -62,6 +62,12 @@ public final class PostgresSink: SinkConnector {
         static let copyThreshold = 64
         /// Rows per COPY at most.
         static let rowsPerCopy = 5_000
+        /// Groups that go through the staging table after a direct COPY into a table met an
+        /// existing key, before the next direct attempt on that table.
+        static let stagedGroupsAfterConflict = 32
+
+        /// Per table: staged groups still to go before COPY straight into it is tried again.
+        private var stagedBeforeDirect: [PostgresTableName: Int] = [:]
 
         init(config: PostgresStoreConfig) { self.config = config }
 
@@ -492,7 +498,6 @@ public final class PostgresSink: SinkConnector {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for byte in (table + "\u{0}" + columnList).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             let stage = PostgresSQL.ident("deltabridge_stage_" + String(hash, radix: 16))
-            try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) AS SELECT \(columnList) FROM \(table) WITH NO DATA")
             var data = [UInt8]()
             data.reserveCapacity(group.count * all.count * 16)
             for p in group {
@@ -503,6 +508,8 @@ public final class PostgresSink: SinkConnector {
                 }
                 data.append(0x0A)
             }
+            if try copyStraightIn(conn, schema, all, columnList, data) { return }
+            try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) AS SELECT \(columnList) FROM \(table) WITH NO DATA")
             try conn.copyIn("COPY \(stage) (\(columnList)) FROM STDIN", data: data)
             let overriding = all.contains { schema.column($0)?.isIdentityAlways ?? false } ? " OVERRIDING SYSTEM VALUE" : ""
             var sql = "INSERT INTO \(table) (\(columnList))\(overriding) SELECT \(columnList) FROM \(stage) ON CONFLICT ("
@@ -510,6 +517,37 @@ public final class PostgresSink: SinkConnector {
             sql += first.columns.isEmpty ? "NOTHING"
                 : "UPDATE SET " + first.columns.map { "\(PostgresSQL.ident($0)) = EXCLUDED.\(PostgresSQL.ident($0))" }.joined(separator: ", ")
             try conn.exec(sql + "; TRUNCATE \(stage)")
+        }
+
+        /// Rows whose keys the table does not hold yet (a first snapshot's) are inserted by a
+        /// plain `COPY` into the table, in a savepoint: half the server's work of the staging
+        /// path. A key the table holds fails it with a unique violation (23505); the group then
+        /// takes the staging path, and so do the table's next groups for a while. Returns whether
+        /// the rows are in.
+        private func copyStraightIn(_ conn: PGConnection, _ schema: PostgresTableSchema, _ columns: [String],
+                                    _ columnList: String, _ data: [UInt8]) throws -> Bool {
+            if let left = stagedBeforeDirect[schema.table], left > 0 {
+                stagedBeforeDirect[schema.table] = left - 1
+                return false
+            }
+            // COPY cannot override GENERATED ALWAYS identity columns as INSERT can.
+            if columns.contains(where: { schema.column($0)?.isIdentityAlways ?? false }) { return false }
+            try conn.exec("SAVEPOINT deltabridge_copy")
+            let copied: PostgresServerError?
+            do throws(PostgresServerError) {
+                try conn.copyIn("COPY \(PostgresSQL.table(schema.table)) (\(columnList)) FROM STDIN", data: data)
+                copied = nil
+            } catch {
+                copied = error
+            }
+            guard let copied else {
+                try conn.exec("RELEASE SAVEPOINT deltabridge_copy")
+                return true
+            }
+            guard copied.sqlState == "23505" else { throw copied }
+            try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_copy; RELEASE SAVEPOINT deltabridge_copy")
+            stagedBeforeDirect[schema.table] = Self.stagedGroupsAfterConflict
+            return false
         }
 
         /// One value in COPY's text format: `\N` for NULL; backslash, tab, newline and carriage
