@@ -23,13 +23,16 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // A thin, safe wrapper over the SQLite C API shared by the ledger and the SQLite connector.
         .target(name: "SQLiteSupport", dependencies: ["CSQLite"]),
+        // jemalloc (Debian: libjemalloc-dev) as the process's allocator, configured for the engine.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .target(name: "CAllocator", dependencies: ["CJemalloc"]),
         // The Ledger protocol and its SQLite implementation.
         .target(name: "DeltaLedger", dependencies: ["DeltaCore", "SQLiteSupport"]),
         // The seam between engine and stores: RowChange, DocumentPatch and the connector protocols.
         .target(name: "DeltaConnector", dependencies: ["DeltaCore"]),
         // Pipeline files, flows and mappings, and the engine that runs them.
         .target(name: "DeltaPipeline", dependencies: [
-            "DeltaCore", "DeltaConnector", "DeltaLedger",
+            "DeltaCore", "DeltaConnector", "DeltaLedger", "CAllocator",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),

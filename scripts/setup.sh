@@ -15,7 +15,7 @@ SECANTUSDB_VERSION="0.7.0b3"
 PYMONGO_VERSION="4.20.1"
 
 APT_PACKAGES=(
-    libsqlite3-dev sqlite3 pkg-config
+    libsqlite3-dev sqlite3 pkg-config libjemalloc-dev
     libpq-dev postgresql postgresql-contrib
     mariadb-server mariadb-client libmariadb-dev
     libmongoc-dev libbson-dev

@@ -8,7 +8,7 @@ import Glibc
 
 import DeltaPipeline
 
-ProcessMemory.limitMallocArenas()
+ProcessMemory.configureAllocator()
 
 let usage = """
 usage: deltabridge-bench <suite> [options]
@@ -62,6 +62,7 @@ func intOption(_ name: String, _ fallback: Int) -> Int {
     return n
 }
 
+print("allocator: \(ProcessMemory.allocator)")
 do {
     switch suite {
     case "core":

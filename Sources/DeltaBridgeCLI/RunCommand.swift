@@ -28,7 +28,7 @@ struct Run: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        ProcessMemory.limitMallocArenas()
+        ProcessMemory.configureAllocator()
         bootstrapLogging(logLevel)
         let configs = loadPipelines(path)
         let registry = makeRegistry()

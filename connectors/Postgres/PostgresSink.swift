@@ -66,8 +66,9 @@ public final class PostgresSink: SinkConnector {
         /// existing key, before the next direct attempt on that table.
         static let stagedGroupsAfterConflict = 32
 
-        /// Per table: staged groups still to go before COPY straight into it is tried again.
-        private var stagedBeforeDirect: [PostgresTableName: Int] = [:]
+        /// Per table and written columns: staged groups still to go before COPY straight into the
+        /// table is tried again (partial updates of existing rows keep their own shape).
+        private var stagedBeforeDirect: [String: Int] = [:]
 
         init(config: PostgresStoreConfig) { self.config = config }
 
@@ -522,12 +523,13 @@ public final class PostgresSink: SinkConnector {
         /// Rows whose keys the table does not hold yet (a first snapshot's) are inserted by a
         /// plain `COPY` into the table, in a savepoint: half the server's work of the staging
         /// path. A key the table holds fails it with a unique violation (23505); the group then
-        /// takes the staging path, and so do the table's next groups for a while. Returns whether
+        /// takes the staging path, and so do the next groups of its shape for a while. Returns whether
         /// the rows are in.
         private func copyStraightIn(_ conn: PGConnection, _ schema: PostgresTableSchema, _ columns: [String],
                                     _ columnList: String, _ data: [UInt8]) throws -> Bool {
-            if let left = stagedBeforeDirect[schema.table], left > 0 {
-                stagedBeforeDirect[schema.table] = left - 1
+            let shape = PostgresSQL.table(schema.table) + " " + columnList
+            if let left = stagedBeforeDirect[shape], left > 0 {
+                stagedBeforeDirect[shape] = left - 1
                 return false
             }
             // COPY cannot override GENERATED ALWAYS identity columns as INSERT can.
@@ -546,7 +548,7 @@ public final class PostgresSink: SinkConnector {
             }
             guard copied.sqlState == "23505" else { throw copied }
             try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_copy; RELEASE SAVEPOINT deltabridge_copy")
-            stagedBeforeDirect[schema.table] = Self.stagedGroupsAfterConflict
+            stagedBeforeDirect[shape] = Self.stagedGroupsAfterConflict
             return false
         }
 
