@@ -30,6 +30,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         ProcessMemory.configureAllocator()
         bootstrapLogging(logLevel)
+        Logger(label: "deltabridge").debug("allocator: \(ProcessMemory.allocator)")
         let configs = loadPipelines(path)
         let registry = makeRegistry()
         // Bad configuration stops here, before anything is installed or written (exit 2); a store
