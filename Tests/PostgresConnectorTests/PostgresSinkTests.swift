@@ -78,6 +78,22 @@ import Testing
         #expect(try db.scalar(stagingTables) == "1")
     }
 
+    @Test func identityColumnsKeepTheGivenKeysOnEveryPath() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE counters (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n int)")
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "counters", keyAttributes: ["id"])])
+        func patches(_ ids: ClosedRange<Int>, _ n: Int64) -> [DocumentPatch] {
+            ids.map { DocumentPatch(collection: "counters", key: ["id": .int(Int64($0 * 10))], action: .upsert(set: ["n": .int(n)], unset: [])) }
+        }
+        // New keys (straight COPY), then existing ones (staging), then a few (multi-row INSERT).
+        #expect(try await sink.apply(patches(1...100, 1)).allSatisfy { $0 == .applied })
+        #expect(try await sink.apply(patches(51...150, 2)).allSatisfy { $0 == .applied })
+        #expect(try await sink.apply(patches(1...3, 3)).allSatisfy { $0 == .applied })
+        #expect(try db.scalar("SELECT count(*) FILTER (WHERE id % 10 = 0) || '/' || count(*) || '/' || sum(n) FROM counters") == "150/150/256")
+    }
+
     @Test func upsertsReplacesAndDeletesInOneBatchWithRejectionsNamingTheColumn() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }
