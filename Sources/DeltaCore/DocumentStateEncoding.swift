@@ -1,10 +1,17 @@
 /// The canonical binary encoding of a ``DocumentState``: how the ledger stores one document in one row.
 ///
-/// Layout: flags byte (bit 0: has tombstone), the tombstone stamp if present, a varint attribute
-/// count, then per attribute in UTF-8 name order: name, flags (bit 0: has value), value
-/// (``ValueEncoding``) if present, stamp. A stamp is time (8 bytes big-endian), counter (varint),
-/// origin (length-prefixed UTF-8). Equal states encode to equal bytes.
+/// Layout (flags bit 1 set): flags byte (bit 0: has tombstone), the tombstone's stamp number if
+/// present, a varint stamp count and the stamps, numbered in order of first use (tombstone, then
+/// attributes by name); a varint attribute count, then per attribute in UTF-8 name order: name,
+/// flags (bit 0: has value), value (``ValueEncoding``) if present, varint stamp number. A stamp is
+/// time (8 bytes big-endian), counter (varint), origin (length-prefixed UTF-8), so a document
+/// whose attributes share one stamp holds it once. Equal states encode to equal bytes.
+/// ``decode(_:)`` also reads the first layout (flags bit 1 clear), which wrote the whole stamp
+/// after each attribute.
 public enum DocumentStateEncoding {
+    static let hasTombstone: UInt8 = 1
+    static let stampTable: UInt8 = 2
+
     public static func encode(_ state: DocumentState) -> [UInt8] {
         var encoder = Encoder()
         return encoder.encode(state)
@@ -16,65 +23,125 @@ public enum DocumentStateEncoding {
     public struct Encoder: Sendable {
         /// The attribute names of the last state encoded, in UTF-8 order.
         private var sortedNames: [String] = []
+        /// The stamps of the state being encoded, in order of first use.
+        private var stamps: [Stamp] = []
 
         public init() {}
 
+        /// The attributes of the state being encoded, written before its stamp table is complete.
+        private var body: [UInt8] = []
+
         public mutating func encode(_ state: DocumentState) -> [UInt8] {
-            var out = [UInt8]()
-            out.reserveCapacity(32 + state.attributes.count * 32)
-            if let tomb = state.tombstone {
-                out.append(1)
-                appendStamp(tomb, &out)
-            } else {
-                out.append(0)
-            }
+            stamps.removeAll(keepingCapacity: true)
+            body.removeAll(keepingCapacity: true)
+            let tombstoneIndex = state.tombstone.map { index(of: $0) }
             let attributes = state.attributes
-            ValueEncoding.appendVarint(UInt64(attributes.count), &out)
-            let header = out.count
-            if attributes.count == sortedNames.count {
+            ValueEncoding.appendVarint(UInt64(attributes.count), &body)
+            let header = body.count
+            var same = attributes.count == sortedNames.count
+            if same {
                 // Same count and every name present: the same names, already in order.
-                var same = true
                 for name in sortedNames {
                     guard let attribute = attributes[name] else {
                         same = false
                         break
                     }
-                    Self.append(name, attribute, &out)
+                    append(name, attribute)
                 }
-                if same { return out }
-                out.removeSubrange(header...)
+                if !same {
+                    body.removeSubrange(header...)
+                    stamps.removeSubrange((tombstoneIndex == nil ? 0 : 1)...)
+                }
             }
-            // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
-            var order = Array(attributes.indices)
-            order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
-            sortedNames.removeAll(keepingCapacity: true)
-            for position in order {
-                let (name, attribute) = attributes[position]
-                sortedNames.append(name)
-                Self.append(name, attribute, &out)
+            if !same {
+                // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
+                var order = Array(attributes.indices)
+                order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
+                sortedNames.removeAll(keepingCapacity: true)
+                for position in order {
+                    let (name, attribute) = attributes[position]
+                    sortedNames.append(name)
+                    append(name, attribute)
+                }
             }
+            var out = [UInt8]()
+            out.reserveCapacity(body.count + 4 + stamps.count * 24)
+            if let tombstoneIndex {
+                out.append(stampTable | hasTombstone)
+                ValueEncoding.appendVarint(UInt64(tombstoneIndex), &out)
+            } else {
+                out.append(stampTable)
+            }
+            ValueEncoding.appendVarint(UInt64(stamps.count), &out)
+            for stamp in stamps { appendStamp(stamp, &out) }
+            out.append(contentsOf: body)
             return out
         }
 
-        private static func append(_ name: String, _ attribute: AttributeState, _ out: inout [UInt8]) {
-            ValueEncoding.appendString(name, &out)
+        private mutating func append(_ name: String, _ attribute: AttributeState) {
+            ValueEncoding.appendString(name, &body)
             if let value = attribute.value {
-                out.append(1)
-                ValueEncoding.encode(value, into: &out)
+                body.append(1)
+                ValueEncoding.encode(value, into: &body)
             } else {
-                out.append(0)
+                body.append(0)
             }
-            appendStamp(attribute.stamp, &out)
+            ValueEncoding.appendVarint(UInt64(index(of: attribute.stamp)), &body)
+        }
+
+        /// The stamp's number in the table, adding it on first use (searching from the newest:
+        /// attributes written together share the stamp added last).
+        private mutating func index(of stamp: Stamp) -> Int {
+            var i = stamps.count - 1
+            while i >= 0, stamps[i] != stamp { i -= 1 }
+            if i < 0 {
+                i = stamps.count
+                stamps.append(stamp)
+            }
+            return i
         }
     }
 
     public static func decode(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
-        var i = 0
-        guard !bytes.isEmpty else { throw ValueEncoding.DecodingError(offset: 0, reason: "empty document state") }
+        guard let flags = bytes.first else { throw ValueEncoding.DecodingError(offset: 0, reason: "empty document state") }
+        guard flags & ~(hasTombstone | stampTable) == 0 else { throw ValueEncoding.DecodingError(offset: 0, reason: "unknown flags \(flags)") }
+        return flags & stampTable != 0 ? try decodeWithStampTable(bytes) : try decodeInlineStamps(bytes)
+    }
+
+    private static func decodeWithStampTable(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
+        var i = 1
+        let tombstoneIndex: UInt64? = bytes[0] & hasTombstone != 0 ? try ValueEncoding.readVarint(bytes, &i) : nil
+        let stampCount = try ValueEncoding.readVarint(bytes, &i)
+        guard stampCount <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "stamp count \(stampCount) too large") }
+        var stamps = [Stamp]()
+        stamps.reserveCapacity(Int(stampCount))
+        for _ in 0..<stampCount { stamps.append(try readStamp(bytes, &i)) }
+        func stamp(_ index: UInt64) throws(ValueEncoding.DecodingError) -> Stamp {
+            guard index < stampCount else { throw ValueEncoding.DecodingError(offset: i, reason: "stamp number \(index) out of range") }
+            return stamps[Int(index)]
+        }
         var state = DocumentState()
-        let flags = bytes[i]
-        i += 1
-        if flags & 1 != 0 { state.tombstone = try readStamp(bytes, &i) }
+        if let tombstoneIndex { state.tombstone = try stamp(tombstoneIndex) }
+        let count = try ValueEncoding.readVarint(bytes, &i)
+        guard count <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "attribute count \(count) too large") }
+        state.attributes.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let name = String(decoding: try ValueEncoding.readBytes(bytes, &i), as: UTF8.self)
+            guard i < bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "truncated attribute") }
+            let hasValue = bytes[i] & 1 != 0
+            i += 1
+            let value: Value? = hasValue ? try ValueEncoding.decodeValue(bytes, &i) : nil
+            state.attributes[name] = AttributeState(value: value, stamp: try stamp(try ValueEncoding.readVarint(bytes, &i)))
+        }
+        guard i == bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "trailing bytes") }
+        return state
+    }
+
+    /// The first layout: each attribute's whole stamp follows its value.
+    private static func decodeInlineStamps(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
+        var i = 1
+        var state = DocumentState()
+        if bytes[0] & hasTombstone != 0 { state.tombstone = try readStamp(bytes, &i) }
         let count = try ValueEncoding.readVarint(bytes, &i)
         guard count <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "attribute count \(count) too large") }
         state.attributes.reserveCapacity(Int(count))

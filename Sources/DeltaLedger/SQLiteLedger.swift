@@ -43,10 +43,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             try db.execute("PRAGMA cache_size=-\(options.cacheMegabytes * 1024)")
             try db.execute("PRAGMA temp_store=MEMORY")
             try db.execute(SQLiteLedgerSchema.create)
-            if let v = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'"),
-               Int(v) != SQLiteLedgerSchema.version {
-                throw LedgerError("ledger \(path) has schema version \(v), this build reads version \(SQLiteLedgerSchema.version): use a matching deltabridge or move the ledger aside")
-            }
+            try SQLiteLedgerSchema.upgrade(db, path: path)
         } catch let error as SQLiteError {
             throw LedgerError("cannot open ledger \(path): \(error.message) — check that the folder exists and is writable")
         }

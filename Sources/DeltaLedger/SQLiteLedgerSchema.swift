@@ -1,13 +1,19 @@
-/// The SQLite ledger's schema, version 1.
+import SQLiteSupport
+
+/// The SQLite ledger's schema, version 2.
 ///
 /// One row per document in `documents`, keyed by (namespace, canonical key): `state` is the
 /// ``DeltaCore/DocumentStateEncoding`` of its ``DeltaCore/DocumentState`` (every attribute's latest
 /// value and stamp, and the tombstone); `alive`, `tombstone_time` and `attribute_count` are derived
-/// from it for compaction and statistics. Write records and history keep one row per attribute,
+/// from it for compaction and statistics. Version 2 differs from version 1 only in the states it
+/// writes (each distinct stamp once); it reads version 1's too, so opening a version 1 ledger just
+/// records the new number, which keeps older builds from misreading the new states. Write records and history keep one row per attribute,
 /// with values in ``DeltaCore/ValueEncoding`` (NULL for unset). `images` holds the last image
 /// each source store reported of a document, as the ValueEncoding of an object.
 enum SQLiteLedgerSchema {
-    static let version = 1
+    static let version = 2
+    /// Versions this build opens; every one before ``version`` is upgraded in place.
+    static let readable = 1 ... 2
 
     static let create = """
     CREATE TABLE IF NOT EXISTS ledger_meta(
@@ -76,6 +82,18 @@ enum SQLiteLedgerSchema {
         payload TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
-    INSERT OR IGNORE INTO ledger_meta(name, value) VALUES ('schema_version', '1');
+    INSERT OR IGNORE INTO ledger_meta(name, value) VALUES ('schema_version', '2');
     """
+
+    /// Checks the version of an opened (and created if new) ledger and upgrades an older one.
+    static func upgrade(_ db: SQLiteDatabase, path: String) throws {
+        guard let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'"), let found = Int(text),
+              readable.contains(found) else {
+            let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "none"
+            throw LedgerError("ledger \(path) has schema version \(text), this build reads versions \(readable.lowerBound)–\(readable.upperBound): use a newer deltabridge or move the ledger aside")
+        }
+        if found < version {
+            try db.execute("UPDATE ledger_meta SET value = '\(version)' WHERE name = 'schema_version'")
+        }
+    }
 }

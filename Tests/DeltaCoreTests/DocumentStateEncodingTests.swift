@@ -13,8 +13,11 @@ import Testing
         var names = rng.pick(shapes)
         names = rng.shuffled(names)
         var attributes = [AttributeName: AttributeState]()
+        // Attributes written together share a stamp (a snapshot stamps a whole row with one).
+        let shared = Stamp(time: rng.int64(0 ... 1_000_000), counter: UInt32(rng.int(0 ... 3)), origin: StoreID(rng.pick(["pg", "mongo", "b"])))
         for name in names {
-            let stamp = Stamp(time: rng.int64(0 ... 1_000_000), counter: UInt32(rng.int(0 ... 3)), origin: StoreID(rng.pick(["pg", "mongo", "b"])))
+            let stamp = rng.chance(0.5) ? shared
+                : Stamp(time: rng.int64(0 ... 1_000_000), counter: UInt32(rng.int(0 ... 3)), origin: StoreID(rng.pick(["pg", "mongo", "b"])))
             let value: Value? = switch rng.int(0 ... 4) {
             case 0: nil
             case 1: .int(rng.int64(-1000 ... 1000))
@@ -24,7 +27,7 @@ import Testing
             }
             attributes[name] = AttributeState(value: value, stamp: stamp)
         }
-        let tombstone = rng.chance(0.2) ? Stamp(time: rng.int64(0 ... 1_000_000), origin: StoreID("pg")) : nil
+        let tombstone = rng.chance(0.2) ? (rng.chance(0.5) ? shared : Stamp(time: rng.int64(0 ... 1_000_000), origin: StoreID("pg"))) : nil
         return DocumentState(attributes: attributes, tombstone: tombstone)
     }
 
@@ -52,21 +55,87 @@ import Testing
         }
     }
 
-    @Test func namesAreWrittenInUTF8Order() {
+    @Test func namesAreWrittenInUTF8OrderAndASharedStampOnce() {
         let stamp = Stamp(time: 1, origin: StoreID("s"))
         let state = DocumentState(attributes: ["é": AttributeState(value: nil, stamp: stamp), "b": AttributeState(value: nil, stamp: stamp),
                                                "a": AttributeState(value: nil, stamp: stamp)])
         var encoder = DocumentStateEncoding.Encoder()
         for bytes in [encoder.encode(state), encoder.encode(state)] {
-            // No tombstone, three attributes, then "a" (length 1) first.
-            #expect(Array(bytes.prefix(4)) == [0, 3, 1, UInt8(ascii: "a")])
-            let names = ["a", "b", "é"].map { Array($0.utf8) }
-            var at = 2
-            for name in names {
+            // Stamp-table layout without tombstone; one stamp: 8 time bytes, counter varint, origin.
+            #expect(Array(bytes.prefix(13)) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, UInt8(ascii: "s")])
+            // Three attributes, "a" (length 1) first.
+            #expect(Array(bytes[13...].prefix(3)) == [3, 1, UInt8(ascii: "a")])
+            var at = 14
+            for name in ["a", "b", "é"].map({ Array($0.utf8) }) {
                 #expect(Int(bytes[at]) == name.count && Array(bytes[(at + 1)...].prefix(name.count)) == name)
-                // Name, the "no value" flag, then the stamp: 8 time bytes, counter varint, origin.
-                at += 1 + name.count + 1 + 8 + 1 + 2
+                // Name, the "no value" flag, then stamp number 0.
+                #expect(Array(bytes[(at + 1 + name.count)...].prefix(2)) == [0, 0])
+                at += 1 + name.count + 2
             }
+            #expect(at == bytes.count)
         }
+    }
+
+    @Test func stampsAreNumberedInOrderOfFirstUseFromTheTombstone() throws {
+        let old = Stamp(time: 5, origin: StoreID("a")), new = Stamp(time: 9, counter: 2, origin: StoreID("b"))
+        let state = DocumentState(attributes: ["x": AttributeState(value: .int(1), stamp: old), "y": AttributeState(value: nil, stamp: new),
+                                               "z": AttributeState(value: .bool(true), stamp: old)],
+                                  tombstone: new)
+        let bytes = DocumentStateEncoding.encode(state)
+        // Tombstone → stamp 0, two stamps: `new` (counter 2), then `old`.
+        #expect(Array(bytes.prefix(3)) == [3, 0, 2])
+        #expect(Array(bytes[3...].prefix(11)) == [0, 0, 0, 0, 0, 0, 0, 9, 2, 1, UInt8(ascii: "b")])
+        #expect(Array(bytes[14...].prefix(11)) == [0, 0, 0, 0, 0, 0, 0, 5, 0, 1, UInt8(ascii: "a")])
+        // x → 1, y → 0, z → 1.
+        let x: [UInt8] = [1, UInt8(ascii: "x"), 1, 3, 0, 0, 0, 0, 0, 0, 0, 1, 1]
+        #expect(Array(bytes[25...]) == [3] + x + [1, UInt8(ascii: "y"), 0, 0] + [1, UInt8(ascii: "z"), 1, 2, 1])
+        #expect(try DocumentStateEncoding.decode(bytes) == state)
+    }
+
+    /// States written by the first layout (each stamp inline) still read back the same.
+    @Test func statesOfTheFirstLayoutStillDecode() throws {
+        forEachRandomCase(50) { c in
+            let state = Self.state(&c.rng)
+            let bytes = Self.inlineStampEncoding(state)
+            try #require(bytes.first.map { $0 & 2 } == 0, "\(c.replay)")
+            try #require(try DocumentStateEncoding.decode(bytes) == state, "\(c.replay)")
+            // Each stamp held once costs a number per attribute: fewer bytes once two share one.
+            let stamps = state.attributes.values.map(\.stamp) + (state.tombstone.map { [$0] } ?? [])
+            var seen = Set<Stamp>(), saved = -stamps.count - 1
+            for s in stamps where !seen.insert(s).inserted { saved += 8 + 1 + 1 + s.origin.name.utf8.count }
+            try #require(DocumentStateEncoding.encode(state).count == bytes.count - saved, "\(c.replay)")
+        }
+    }
+
+    @Test func damagedStatesAreRefusedNotMisread() throws {
+        let state = DocumentState(attributes: ["x": AttributeState(value: .int(1), stamp: Stamp(time: 5, origin: StoreID("a")))])
+        let bytes = DocumentStateEncoding.encode(state)
+        var badIndex = bytes
+        badIndex[badIndex.count - 1] = 1  // x's stamp number, past the one stamp
+        for damaged in [[], Array(bytes.dropLast()), bytes + [0], badIndex, [4] + bytes.dropFirst()] {
+            #expect(throws: ValueEncoding.DecodingError.self) { try DocumentStateEncoding.decode(damaged) }
+        }
+    }
+
+    /// The first layout, as version 1 ledgers hold it: flags, tombstone stamp, count, then per
+    /// attribute in UTF-8 name order its name, value flag, value and whole stamp.
+    static func inlineStampEncoding(_ state: DocumentState) -> [UInt8] {
+        var out = [UInt8]()
+        func stamp(_ s: Stamp) {
+            ValueEncoding.appendUInt64(UInt64(bitPattern: s.time), &out)
+            ValueEncoding.appendVarint(UInt64(s.counter), &out)
+            ValueEncoding.appendString(s.origin.name, &out)
+        }
+        out.append(state.tombstone == nil ? 0 : 1)
+        if let t = state.tombstone { stamp(t) }
+        ValueEncoding.appendVarint(UInt64(state.attributes.count), &out)
+        for name in state.attributes.keys.sorted(by: utf8Less) {
+            let a = state.attributes[name]!
+            ValueEncoding.appendString(name, &out)
+            out.append(a.value == nil ? 0 : 1)
+            if let v = a.value { ValueEncoding.encode(v, into: &out) }
+            stamp(a.stamp)
+        }
+        return out
     }
 }

@@ -1,5 +1,6 @@
 import DeltaCore
 import DeltaLedger
+import SQLiteSupport
 import Testing
 
 @Suite("SQLite ledger")
@@ -173,6 +174,39 @@ struct SQLiteLedgerTests {
         #expect(states[DocumentKey(.int(2))]?.tombstone?.time == 500)
         #expect(states[DocumentKey(.int(3))]?.isAlive == true)
         #expect(try ledger.history(ns, DocumentKey(.int(1))).isEmpty)
+    }
+
+    @Test("a version 1 ledger opens, reads its states and is marked version 2; a newer one is refused")
+    func versionOneUpgradesAndNewerIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("ledger.sqlite")
+        do {
+            let ledger = try SQLiteLedger(path: path)
+            try ledger.commit(LedgerBatch(deltas: [set(ns, 1, "name", .string("x"), time: 10)]))
+        }
+        do {
+            // What version 1 wrote for qty = 4 at (11, 0, "b"): flags, count, name, value, whole stamp.
+            let db = try SQLiteDatabase(path: path)
+            let v1: [UInt8] = [0, 1, 3] + Array("qty".utf8) + [1, 3, 0, 0, 0, 0, 0, 0, 0, 4] + [0, 0, 0, 0, 0, 0, 0, 11, 0, 1, UInt8(ascii: "b")]
+            try db.prepare("UPDATE documents SET state = ?").run([.blob(v1)])
+            try db.execute("UPDATE ledger_meta SET value = '1' WHERE name = 'schema_version'")
+        }
+        do {
+            let ledger = try SQLiteLedger(path: path)
+            let state = try #require(try ledger.states(ns, [DocumentKey(.int(1))])[DocumentKey(.int(1))])
+            #expect(state.liveValues == ["qty": .int(4)])
+            #expect(state.attributes["qty"]?.stamp == Stamp(time: 11, origin: "b"))
+            try ledger.commit(LedgerBatch(deltas: [set(ns, 1, "name", .string("y"), time: 12)]))
+            #expect(try ledger.states(ns, [DocumentKey(.int(1))])[DocumentKey(.int(1))]?.liveValues == ["qty": .int(4), "name": .string("y")])
+        }
+        let db = try SQLiteDatabase(path: path)
+        #expect(try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") == "2")
+        try db.execute("UPDATE ledger_meta SET value = '3' WHERE name = 'schema_version'")
+        #expect {
+            _ = try SQLiteLedger(path: path)
+        } throws: { error in
+            "\(error)".contains("schema version 3") && "\(error)".contains("newer deltabridge")
+        }
     }
 
     @Test("a damaged or foreign file gives an error that names the fix")
