@@ -62,21 +62,40 @@ final class SQLiteConnectionSlot: @unchecked Sendable {
     /// Statements kept at most; past it the cache starts over (sinks see many column sets).
     static let statementCacheLimit = 256
 
+    /// The two statements used last, newest first: a sink alternates between at most two per
+    /// row shape, and comparing (usually the very same) strings costs less than hashing them.
+    private var recent: [(sql: String, statement: SQLiteStatement)] = []
+
     /// A prepared statement for `sql`, cached for the life of the connection.
     func statement(_ sql: String) throws -> SQLiteStatement {
-        if let cached = statements[sql] { return cached }
-        if statements.count >= Self.statementCacheLimit { statements.removeAll() }
-        let prepared = try open().prepare(sql)
-        statements[sql] = prepared
+        if let first = recent.first, first.sql == sql { return first.statement }
+        if recent.count > 1, recent[1].sql == sql {
+            recent.swapAt(0, 1)
+            return recent[0].statement
+        }
+        let prepared: SQLiteStatement
+        if let cached = statements[sql] {
+            prepared = cached
+        } else {
+            if statements.count >= Self.statementCacheLimit { statements.removeAll() }
+            prepared = try open().prepare(sql)
+            statements[sql] = prepared
+        }
+        recent.insert((sql, prepared), at: 0)
+        if recent.count > 2 { recent.removeLast() }
         return prepared
     }
 
     /// Drops the cached statements (e.g. after a schema change made their column lists stale).
-    func dropStatements() { statements = [:] }
+    func dropStatements() {
+        statements = [:]
+        recent = []
+    }
 
     /// Drops the connection (after an I/O error) so that the next use reopens the file.
     func close() {
         statements = [:]
+        recent = []
         database = nil
         identity = nil
     }

@@ -62,6 +62,7 @@ public final class SQLiteSink: SinkConnector {
         func register(_ collections: [CollectionSpec]) {
             for c in collections { jsonColumns[c.name] = c.jsonAttributes }
             plans = [:]
+            lastPlan = nil
         }
 
         /// Forgets cached schemas and statements when another connection changed the schema.
@@ -70,6 +71,7 @@ public final class SQLiteSink: SinkConnector {
             if version != schemaVersion || slot.generation != plansGeneration {
                 schemas = [:]
                 plans = [:]
+                lastPlan = nil
                 slot.dropStatements()
                 schemaVersion = version
                 plansGeneration = slot.generation
@@ -95,7 +97,11 @@ public final class SQLiteSink: SinkConnector {
         private var plansGeneration = -1
 
         private func plan(_ db: SQLiteDatabase, _ table: String, keyNames: [String]) throws -> TablePlan {
-            if let cached = plans[table], cached.keyNames == keyNames { return cached }
+            if let last = lastPlan, last.table == table, last.plan.keyNames == keyNames { return last.plan }
+            if let cached = plans[table], cached.keyNames == keyNames {
+                lastPlan = (table, cached)
+                return cached
+            }
             let schema = try schema(db, table)
             let keySet = Set(keyNames)
             let json = jsonColumns[table] ?? []
@@ -105,8 +111,12 @@ public final class SQLiteSink: SinkConnector {
                                  replaceColumns: replaceColumns, replaceJSON: replaceColumns.map(json.contains),
                                  replaceSQL: Self.upsertSQL(table, keys: keyNames, columns: replaceColumns))
             plans[table] = plan
+            lastPlan = (table, plan)
             return plan
         }
+
+        /// The plan used last (consecutive patches are usually of one table).
+        private var lastPlan: (table: String, plan: TablePlan)?
 
         private func schema(_ db: SQLiteDatabase, _ table: String) throws -> SQLiteTableSchema {
             if let cached = schemas[table] { return cached }
@@ -229,13 +239,21 @@ public final class SQLiteSink: SinkConnector {
                     sql = statements.upsert
                     if !ordered.isEmpty { updateFirst = statements.update }
                 case let .replace(document):
-                    for (c, v) in document where v != .null && !schema.hasColumn(c) { try requireColumn(c) }
+                    // Every attribute the document holds needs a column: counted while the columns
+                    // are bound, and looked for by name only when some are left over.
+                    var found = 0
+                    for k in keyNames where document[k] != nil { found += 1 }
                     for (c, isJSON) in zip(plan.replaceColumns, plan.replaceJSON) {
+                        let value = document[c]
+                        if value != nil { found += 1 }
                         do {
-                            bindings.append(try SQLiteValueMapping.binding(document[c] ?? .null, json: isJSON))
+                            bindings.append(try SQLiteValueMapping.binding(value ?? .null, json: isJSON))
                         } catch {
                             throw Rejection(reason: "table '\(table)', key \(keyText), column '\(c)': cannot store \(error.reason)")
                         }
+                    }
+                    if found < document.count {
+                        for (c, v) in document where v != .null && !schema.hasColumn(c) { try requireColumn(c) }
                     }
                     sql = plan.replaceSQL
                 case .delete:
@@ -291,14 +309,22 @@ public final class SQLiteSink: SinkConnector {
 
         private func cachedSQL(_ table: String, keys: [String], columns: [String]) -> (upsert: String, update: String) {
             let cacheKey = ShapeKey(table: table, keys: keys, columns: columns)
-            if let sql = shapeCache[cacheKey] { return sql }
+            if let last = lastShape, last.key == cacheKey { return last.sql }
+            if let sql = shapeCache[cacheKey] {
+                lastShape = (cacheKey, sql)
+                return sql
+            }
             if shapeCache.count > 1024 { shapeCache.removeAll() }
             let sets = columns.enumerated().map { "\(SQLiteSchema.ident($1)) = ?\(keys.count + $0 + 1)" }.joined(separator: ", ")
             let sql = (upsert: Self.upsertSQL(table, keys: keys, columns: columns),
                        update: "UPDATE \(SQLiteSchema.ident(table)) SET \(sets) WHERE " + Self.whereKeys(keys, firstParameter: 1))
             shapeCache[cacheKey] = sql
+            lastShape = (cacheKey, sql)
             return sql
         }
+
+        /// The shape used last, compared before hashing (consecutive patches usually share one).
+        private var lastShape: (key: ShapeKey, sql: (upsert: String, update: String))?
 
         static func upsertSQL(_ table: String, keys: [String], columns: [String]) -> String {
             let all = (keys + columns).map(SQLiteSchema.ident)
