@@ -268,8 +268,11 @@ start_mongo() {
     port="$(_srv_free_port)"
     mkdir -p "$dir"
     : >"$dir/secantusd.toml"
+    # DELTABRIDGE_SECANTUS_FLAGS adds server flags, e.g. "--oplog-max-entries 2000000" for a
+    # benchmark at the full size (350k changes overflow the default 100k-entry oplog).
+    # shellcheck disable=SC2086
     "$venv/bin/secantusd-py" --config "$dir/secantusd.toml" --host 127.0.0.1 --port "$port" \
-        --storage-path "$dir/data" </dev/null >"$dir/secantusd.log" 2>&1 &
+        --storage-path "$dir/data" ${DELTABRIDGE_SECANTUS_FLAGS:-} </dev/null >"$dir/secantusd.log" 2>&1 &
     pid=$!
     _srv_register mongo "$pid" TERM
     local url="mongodb://127.0.0.1:$port/?directConnection=true"

@@ -164,6 +164,11 @@ import DeltaCore
         }
         #expect(PostgresTypeOID.element(ofArray: 1007) == T.int4)
         #expect(PostgresTypeOID.array(of: T.int4) == 1007)
+        // The element lookup (a switch) and the table agree on every OID, in both directions.
+        for oid in UInt32(0) ..< 10_000 {
+            #expect(PostgresTypeOID.element(ofArray: oid) == PostgresTypeOID.table.first { $0.array == oid }?.element, "oid \(oid)")
+            if let element = PostgresTypeOID.element(ofArray: oid) { #expect(PostgresTypeOID.array(of: element) == oid) }
+        }
     }
 
     @Test func otherRelations() throws {

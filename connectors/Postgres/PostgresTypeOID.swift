@@ -39,14 +39,42 @@ public enum PostgresTypeOID {
         (timetz, 1270, "timetz"), (numeric, 1231, "numeric"), (uuid, 2951, "uuid"), (jsonb, 3807, "jsonb"),
     ]
 
-    private static let elementByArray: [UInt32: UInt32] = Dictionary(uniqueKeysWithValues: table.map { ($0.array, $0.element) })
     private static let arrayByElement: [UInt32: UInt32] = Dictionary(uniqueKeysWithValues: table.map { ($0.element, $0.array) })
     private static let nameByOID: [UInt32: String] = Dictionary(uniqueKeysWithValues:
         table.map { ($0.element, $0.name) } + table.map { ($0.array, "_" + $0.name) })
     private static let oidByName: [String: UInt32] = Dictionary(uniqueKeysWithValues: nameByOID.map { ($0.value, $0.key) })
 
-    /// The element type of a mapped array type (`_int4` → `int4`); nil for anything else.
-    public static func element(ofArray oid: UInt32) -> UInt32? { elementByArray[oid] }
+    /// The element type of a mapped array type (`_int4` → `int4`); nil for anything else. Asked
+    /// for every value decoded or encoded, so a switch rather than a hash (the array OIDs of
+    /// ``table``, element first; a test keeps the two the same).
+    public static func element(ofArray oid: UInt32) -> UInt32? {
+        switch oid {
+        case 1000: bool
+        case 1001: bytea
+        case 1002: char
+        case 1003: name
+        case 1016: int8
+        case 1005: int2
+        case 1007: int4
+        case 1009: text
+        case 1028: Self.oid
+        case 199: json
+        case 1021: float4
+        case 1022: float8
+        case 1014: bpchar
+        case 1015: varchar
+        case 1182: date
+        case 1183: time
+        case 1115: timestamp
+        case 1185: timestamptz
+        case 1187: interval
+        case 1270: timetz
+        case 1231: numeric
+        case 2951: uuid
+        case 3807: jsonb
+        default: nil
+        }
+    }
 
     /// The array type of a mapped element type (`int4` → `_int4`).
     public static func array(of element: UInt32) -> UInt32? { arrayByElement[element] }
