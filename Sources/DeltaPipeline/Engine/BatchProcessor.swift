@@ -335,9 +335,10 @@ struct BatchProcessor: Sendable {
     /// Replaces what the ledger said of each document by what a batch in flight will commit.
     private func apply(_ pending: CommitQueue.Overlay, to documents: inout [Document], twoWay: Bool) {
         let sourceImages = pending.images[source]
+        let states = pending.states.byDocument
         for i in documents.indices {
             let ref = documents[i].ref
-            if let state = pending.states[ref] {
+            if let state = states[ref] {
                 documents[i].loaded = state
                 documents[i].working = state
             }

@@ -20,13 +20,12 @@ final class CommitQueue: Sendable {
     /// The ledger rows a commit writes for the documents it touches: merged states, store
     /// images (nil: the store deleted the document) and write records by attribute.
     struct Overlay: Sendable {
-        var states: [DocumentRef: DocumentState] = [:]
+        var states: MergedStates
         var images: [StoreID: [DocumentRef: [AttributeName: Value]?]] = [:]
         var writes: [StoreID: [DocumentRef: [AttributeName: AttributeState]]] = [:]
 
         init(batch: LedgerBatch) {
-            states.reserveCapacity(batch.mergedDocuments?.count ?? 0)
-            for document in batch.mergedDocuments ?? [] { states[document.ref] = document.state }
+            states = MergedStates(batch.mergedDocuments ?? [])
             for image in batch.images { images[image.store, default: [:]][DocumentRef(image.namespace, image.key)] = .some(image.image) }
             add(writes: batch.writes)
         }
@@ -35,6 +34,35 @@ final class CommitQueue: Sendable {
             for w in records {
                 writes[w.store, default: [:]][DocumentRef(w.namespace, w.key), default: [:]][w.attribute] = AttributeState(value: w.value, stamp: w.stamp)
             }
+        }
+    }
+
+    /// A batch's merged states, indexed by document only when a later batch first reads them:
+    /// the batches of a first snapshot, which read nothing, never pay for the index.
+    final class MergedStates: Sendable {
+        private let documents: [MergedDocument]
+        private let index = Mutex<[DocumentRef: Int]?>(nil)
+
+        init(_ documents: [MergedDocument]) { self.documents = documents }
+
+        /// The states by document (indexed on the first call).
+        var byDocument: Lookup {
+            let index = self.index.withLock { index in
+                if let index { return index }
+                var built = [DocumentRef: Int](minimumCapacity: documents.count)
+                for (i, document) in documents.enumerated() { built[document.ref] = i }
+                index = built
+                return built
+            }
+            return Lookup(documents: documents, index: index)
+        }
+
+        /// A document's merged state in the batch, if the batch has one.
+        struct Lookup {
+            fileprivate let documents: [MergedDocument]
+            fileprivate let index: [DocumentRef: Int]
+
+            subscript(ref: DocumentRef) -> DocumentState? { index[ref].map { documents[$0].state } }
         }
     }
 
