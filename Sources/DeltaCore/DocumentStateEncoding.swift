@@ -105,43 +105,28 @@ public enum DocumentStateEncoding {
     public static func decode(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
         guard let flags = bytes.first else { throw ValueEncoding.DecodingError(offset: 0, reason: "empty document state") }
         guard flags & ~(hasTombstone | stampTable) == 0 else { throw ValueEncoding.DecodingError(offset: 0, reason: "unknown flags \(flags)") }
-        return flags & stampTable != 0 ? try decodeWithStampTable(bytes) : try decodeInlineStamps(bytes)
-    }
-
-    private static func decodeWithStampTable(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
         var i = 1
-        let tombstoneIndex: UInt64? = bytes[0] & hasTombstone != 0 ? try ValueEncoding.readVarint(bytes, &i) : nil
-        let stampCount = try ValueEncoding.readVarint(bytes, &i)
-        guard stampCount <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "stamp count \(stampCount) too large") }
-        var stamps = [Stamp]()
-        stamps.reserveCapacity(Int(stampCount))
-        for _ in 0..<stampCount { stamps.append(try readStamp(bytes, &i)) }
+        var state = DocumentState()
+        // The stamp table; nil in the first layout, where each stamp is written where it is used.
+        var stamps: [Stamp]?
         func stamp(_ index: UInt64) throws(ValueEncoding.DecodingError) -> Stamp {
-            guard index < stampCount else { throw ValueEncoding.DecodingError(offset: i, reason: "stamp number \(index) out of range") }
+            guard let stamps, index < UInt64(stamps.count) else {
+                throw ValueEncoding.DecodingError(offset: i, reason: "stamp number \(index) out of range")
+            }
             return stamps[Int(index)]
         }
-        var state = DocumentState()
-        if let tombstoneIndex { state.tombstone = try stamp(tombstoneIndex) }
-        let count = try ValueEncoding.readVarint(bytes, &i)
-        guard count <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "attribute count \(count) too large") }
-        state.attributes.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            let name = String(decoding: try ValueEncoding.readBytes(bytes, &i), as: UTF8.self)
-            guard i < bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "truncated attribute") }
-            let hasValue = bytes[i] & 1 != 0
-            i += 1
-            let value: Value? = hasValue ? try ValueEncoding.decodeValue(bytes, &i) : nil
-            state.attributes[name] = AttributeState(value: value, stamp: try stamp(try ValueEncoding.readVarint(bytes, &i)))
+        if flags & stampTable != 0 {
+            let tombstoneIndex: UInt64? = flags & hasTombstone != 0 ? try ValueEncoding.readVarint(bytes, &i) : nil
+            let stampCount = try ValueEncoding.readVarint(bytes, &i)
+            guard stampCount <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "stamp count \(stampCount) too large") }
+            var table = [Stamp]()
+            table.reserveCapacity(Int(stampCount))
+            for _ in 0..<stampCount { table.append(try readStamp(bytes, &i)) }
+            stamps = table
+            if let tombstoneIndex { state.tombstone = try stamp(tombstoneIndex) }
+        } else if flags & hasTombstone != 0 {
+            state.tombstone = try readStamp(bytes, &i)
         }
-        guard i == bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "trailing bytes") }
-        return state
-    }
-
-    /// The first layout: each attribute's whole stamp follows its value.
-    private static func decodeInlineStamps(_ bytes: [UInt8]) throws(ValueEncoding.DecodingError) -> DocumentState {
-        var i = 1
-        var state = DocumentState()
-        if bytes[0] & hasTombstone != 0 { state.tombstone = try readStamp(bytes, &i) }
         let count = try ValueEncoding.readVarint(bytes, &i)
         guard count <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "attribute count \(count) too large") }
         state.attributes.reserveCapacity(Int(count))
@@ -151,7 +136,8 @@ public enum DocumentStateEncoding {
             let hasValue = bytes[i] & 1 != 0
             i += 1
             let value: Value? = hasValue ? try ValueEncoding.decodeValue(bytes, &i) : nil
-            state.attributes[name] = AttributeState(value: value, stamp: try readStamp(bytes, &i))
+            let attributeStamp = stamps == nil ? try readStamp(bytes, &i) : try stamp(try ValueEncoding.readVarint(bytes, &i))
+            state.attributes[name] = AttributeState(value: value, stamp: attributeStamp)
         }
         guard i == bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "trailing bytes") }
         return state
