@@ -5,11 +5,13 @@ import SQLiteSupport
 /// One row per document in `documents`, keyed by (namespace, canonical key): `state` is the
 /// ``DeltaCore/DocumentStateEncoding`` of its ``DeltaCore/DocumentState`` (every attribute's latest
 /// value and stamp, and the tombstone); `alive`, `tombstone_time` and `attribute_count` are derived
-/// from it for compaction and statistics. Version 2 differs from version 1 only in the states it
-/// writes (each distinct stamp once); it reads version 1's too, so opening a version 1 ledger just
-/// records the new number, which keeps older builds from misreading the new states. Write records and history keep one row per attribute,
+/// from it for compaction and statistics. Write records and history keep one row per attribute,
 /// with values in ``DeltaCore/ValueEncoding`` (NULL for unset). `images` holds the last image
 /// each source store reported of a document, as the ValueEncoding of an object.
+///
+/// Version 2 differs from version 1 only in the states it writes (each distinct stamp once). It
+/// reads version 1's too, so opening a version 1 ledger just records the new number, which keeps
+/// older builds from misreading the new states.
 enum SQLiteLedgerSchema {
     static let version = 2
     /// Versions this build opens; every one before ``version`` is upgraded in place.
@@ -87,9 +89,8 @@ enum SQLiteLedgerSchema {
 
     /// Checks the version of an opened (and created if new) ledger and upgrades an older one.
     static func upgrade(_ db: SQLiteDatabase, path: String) throws {
-        guard let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'"), let found = Int(text),
-              readable.contains(found) else {
-            let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "none"
+        let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "none"
+        guard let found = Int(text), readable.contains(found) else {
             throw LedgerError("ledger \(path) has schema version \(text), this build reads versions \(readable.lowerBound)–\(readable.upperBound): use a newer deltabridge or move the ledger aside")
         }
         if found < version {
