@@ -25,11 +25,10 @@ public enum DocumentStateEncoding {
         private var sortedNames: [String] = []
         /// The stamps of the state being encoded, in order of first use.
         private var stamps: [Stamp] = []
-
-        public init() {}
-
         /// The attributes of the state being encoded, written before its stamp table is complete.
         private var body: [UInt8] = []
+
+        public init() {}
 
         public mutating func encode(_ state: DocumentState) -> [UInt8] {
             stamps.removeAll(keepingCapacity: true)
