@@ -51,7 +51,7 @@ public final class PostgresSink: SinkConnector {
         let config: PostgresStoreConfig
         private var conn: PGConnection?
         private var catalog = PostgresCatalog()
-        private var schemas: [String: PostgresTableSchema] = [:]
+        private var schemas: [String: TableShape] = [:]
         private var originCreated = false
 
         /// Rows per multi-row statement at most (also bounded by 30000 parameters).
@@ -93,11 +93,22 @@ public final class PostgresSink: SinkConnector {
         func prepare(_ collections: [CollectionSpec]) {
             guard let conn = try? connection() else { return }
             for c in collections {
-                if let schema = try? catalog.table(config.table(c.name), conn) { schemas[c.name] = schema }
+                if let schema = try? catalog.table(config.table(c.name), conn) { schemas[c.name] = TableShape(schema) }
             }
         }
 
         func schema(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> PostgresTableSchema {
+            try shape(collection, conn, reload: reload).schema
+        }
+
+        /// A table's shape, shared by reference with the patches planned on it (a copy of the
+        /// struct per patch retained and released each of its arrays and strings).
+        final class TableShape {
+            let schema: PostgresTableSchema
+            init(_ schema: PostgresTableSchema) { self.schema = schema }
+        }
+
+        func shape(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> TableShape {
             if !reload, let cached = schemas[collection] { return cached }
             let table = config.table(collection)
             let schema: PostgresTableSchema?
@@ -109,8 +120,9 @@ public final class PostgresSink: SinkConnector {
             guard let schema else {
                 throw ConnectorError(.permanent, "\(config.label): table \(table) does not exist — create it, or fix the table name (or `schema`) in the pipeline")
             }
-            schemas[collection] = schema
-            return schema
+            let shape = TableShape(schema)
+            schemas[collection] = shape
+            return shape
         }
 
         // MARK: apply
@@ -120,7 +132,8 @@ public final class PostgresSink: SinkConnector {
         private final class Planned {
             let index: Int
             let patch: DocumentPatch
-            let schema: PostgresTableSchema
+            let shape: TableShape
+            var schema: PostgresTableSchema { shape.schema }
             let keyNames: [String]
             let keyValues: [String?]
             /// Non-key columns to write and their values (replace: every writable column).
@@ -129,11 +142,11 @@ public final class PostgresSink: SinkConnector {
             /// The key for messages (built only when one is needed).
             var keyText: String { Value.object(patch.key).description }
 
-            init(index: Int, patch: DocumentPatch, schema: PostgresTableSchema, keyNames: [String], keyValues: [String?],
+            init(index: Int, patch: DocumentPatch, shape: TableShape, keyNames: [String], keyValues: [String?],
                  columns: [String], values: [String?]) {
                 self.index = index
                 self.patch = patch
-                self.schema = schema
+                self.shape = shape
                 self.keyNames = keyNames
                 self.keyValues = keyValues
                 self.columns = columns
@@ -200,14 +213,14 @@ public final class PostgresSink: SinkConnector {
             var planned: [Planned] = []
             var reloaded = Set<String>()
             for (i, patch) in patches.enumerated() {
-                let schema = try self.schema(patch.collection, conn)
+                let shape = try self.shape(patch.collection, conn)
                 do throws(Rejection) {
-                    planned.append(try plan(i, patch, schema))
+                    planned.append(try plan(i, patch, shape))
                 } catch where error.missingColumn && !reloaded.contains(patch.collection) {
                     // A column the cached shape lacks may have been added since: read the table
                     // again (once per batch) and plan the patch on it.
                     reloaded.insert(patch.collection)
-                    let fresh = try self.schema(patch.collection, conn, reload: true)
+                    let fresh = try self.shape(patch.collection, conn, reload: true)
                     do throws(Rejection) {
                         planned.append(try plan(i, patch, fresh))
                     } catch {
@@ -307,8 +320,8 @@ public final class PostgresSink: SinkConnector {
         }
 
         /// Checks a patch and encodes its values; a rejection names the table, key and column.
-        private func plan(_ index: Int, _ patch: DocumentPatch, _ schema: PostgresTableSchema) throws(Rejection) -> Planned {
-            let table = schema.table
+        private func plan(_ index: Int, _ patch: DocumentPatch, _ shape: TableShape) throws(Rejection) -> Planned {
+            var table: PostgresTableName { shape.schema.table }
             var keyText: String { Value.object(patch.key).description }
             let keyNames: [String]
             if patch.key.count == 1, lastKeyNames.count == 1, patch.key.first!.key == lastKeyNames[0] {
@@ -328,7 +341,7 @@ public final class PostgresSink: SinkConnector {
             var keyValues: [String?] = []
             keyValues.reserveCapacity(keyNames.count)
             for k in keyNames {
-                guard let column = schema.column(k) else {
+                guard let column = shape.schema.column(k) else {
                     throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping", missingColumn: true)
                 }
                 let v = patch.key[k]!
@@ -342,8 +355,8 @@ public final class PostgresSink: SinkConnector {
                 columns.reserveCapacity(set.count + unset.count)
                 values.reserveCapacity(set.count + unset.count)
             case .replace:
-                columns.reserveCapacity(schema.columns.count)
-                values.reserveCapacity(schema.columns.count)
+                columns.reserveCapacity(shape.schema.columns.count)
+                values.reserveCapacity(shape.schema.columns.count)
             case .delete:
                 break
             }
@@ -361,7 +374,7 @@ public final class PostgresSink: SinkConnector {
                 }
                 wanted.sort { $0.name < $1.name }
                 for (name, value) in wanted {
-                    guard let column = schema.column(name) else {
+                    guard let column = shape.schema.column(name) else {
                         if value == .null { continue }
                         throw missing(name)
                     }
@@ -374,7 +387,7 @@ public final class PostgresSink: SinkConnector {
                 // columns are filled, and looked for by name only when some are left over.
                 var found = 0
                 for name in keyNames where document[name] != nil { found += 1 }
-                for column in schema.columns where !keyNames.contains(column.name) {
+                for column in shape.schema.columns where !keyNames.contains(column.name) {
                     let value = document[column.name]
                     if value != nil { found += 1 }
                     if column.isGenerated { continue }
@@ -382,7 +395,7 @@ public final class PostgresSink: SinkConnector {
                     values.append(try encode(column, value ?? .null))
                 }
                 if found < document.count {
-                    for (name, value) in document where !keyNames.contains(name) && value != .null && !schema.hasColumn(name) {
+                    for (name, value) in document where !keyNames.contains(name) && value != .null && !shape.schema.hasColumn(name) {
                         throw missing(name)
                     }
                 }
@@ -391,7 +404,7 @@ public final class PostgresSink: SinkConnector {
             }
             // Patches of one shape share one list of column names (as they share a statement).
             if columns == lastColumns { columns = lastColumns } else { lastColumns = columns }
-            return Planned(index: index, patch: patch, schema: schema, keyNames: keyNames, keyValues: keyValues,
+            return Planned(index: index, patch: patch, shape: shape, keyNames: keyNames, keyValues: keyValues,
                            columns: columns, values: values)
         }
 

@@ -10,4 +10,7 @@ int deltabridge_jemalloc_version(char *buffer, size_t size);
 /// The number of arenas jemalloc runs with (its `opt.narenas`), or 0 without jemalloc.
 unsigned deltabridge_jemalloc_arenas(void);
 
+/// 1 when jemalloc's background thread returns freed pages to the system, else 0.
+int deltabridge_jemalloc_background_thread(void);
+
 #endif

@@ -355,19 +355,23 @@ struct BatchProcessor: Sendable {
     private func apply(_ planned: [PlannedPatch], deadLetters: inout [DeadLetter], result: inout Result, now: Int64) async throws -> [WriteRecord] {
         var targetOrder = [StoreID]()
         var byTarget = [[Int]]()
-        for (i, p) in planned.enumerated() {
-            if let t = targetOrder.firstIndex(of: p.target) {
-                byTarget[t].append(i)
-            } else {
-                targetOrder.append(p.target)
-                byTarget.append([i])
+        // Through the buffer: reading a target does not copy its whole planned patch.
+        planned.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                if let t = targetOrder.firstIndex(of: buffer[i].target) {
+                    byTarget[t].append(i)
+                } else {
+                    targetOrder.append(buffer[i].target)
+                    byTarget.append([i])
+                }
             }
         }
         let sinks = self.sinks
         let outcomes = try await withThrowingTaskGroup(of: (Int, [PatchResult]).self) { group in
             for (t, target) in targetOrder.enumerated() {
                 guard let sink = sinks[target] else { continue }
-                let patches = byTarget[t].map { planned[$0].patch }
+                // Through the buffer: only each patch is copied, not the whole planned patch.
+                let patches = planned.withUnsafeBufferPointer { buffer in byTarget[t].map { buffer[$0].patch } }
                 group.addTask { (t, try await sink.apply(patches)) }
             }
             var all = [(Int, [PatchResult])]()
@@ -382,7 +386,7 @@ struct BatchProcessor: Sendable {
                 switch r {
                 case .applied:
                     result.patchesApplied += 1
-                    if record { writes += planned[i].writes }
+                    if record { planned.withUnsafeBufferPointer { writes += $0[i].writes } }
                 case .guardFailed:
                     result.guardsFailed += 1
                     logger.debug("guard failed: \(target) has a newer local edit of \(planned[i].ref); it will arrive through its own stream")

@@ -6,7 +6,7 @@ import CAllocator
 /// glibc's malloc: the engine's stages run on several threads and free what others allocated,
 /// which glibc pays for in arena locks and free-list coalescing (a fifth of the bridge's CPU in a
 /// PostgreSQL snapshot). jemalloc runs with one arena and returns freed pages after 200 ms, so
-/// peak RSS stays near the live data. Should jemalloc not be the allocator in use, glibc's arenas
+/// peak RSS stays near the live data, from a background thread of its own. Should jemalloc not be the allocator in use, glibc's arenas
 /// are capped at two instead (with one per thread, peak RSS grew by a third).
 public enum ProcessMemory {
     /// jemalloc's version when it serves this process's malloc, else nil.
@@ -18,7 +18,10 @@ public enum ProcessMemory {
 
     /// The allocator in use, for logs and benchmark reports.
     public static var allocator: String {
-        if let jemallocVersion { return "jemalloc \(jemallocVersion), \(deltabridge_jemalloc_arenas()) arena(s)" }
+        if let jemallocVersion {
+            let purging = deltabridge_jemalloc_background_thread() == 1 ? "background purging" : "purging on free"
+            return "jemalloc \(jemallocVersion), \(deltabridge_jemalloc_arenas()) arena(s), \(purging)"
+        }
         return "glibc malloc, at most two arenas"
     }
 
