@@ -83,7 +83,7 @@ struct MongoDBBenchmark {
         let pipeline = """
         pipeline: benchdown
         state_dir: \(dir)/state-down
-        options: { batch_size: 5000 }
+        options: { batch_size: 4000 }
         stores:
           mongo: { type: mongodb, url: "\(mongoURL)", database: \(tag) }
           pg: { type: postgres, url: "\(tool.pgURL)" }
@@ -170,7 +170,7 @@ struct MongoDBBenchmark {
         let up = """
         pipeline: benchup
         state_dir: \(dir)/state-up
-        options: { batch_size: 5000 }
+        options: { batch_size: 4000 }
         stores:
           pg: { type: postgres, url: "\(tool.pgURL)", slot: \(tag)_up }
           mongo: { type: mongodb, url: "\(mongoURL)", database: \(tag) }

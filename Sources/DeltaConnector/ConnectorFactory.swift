@@ -10,13 +10,18 @@ public struct StoreSettings: Sendable {
     public var baseDirectory: String
     /// `file:line` of the store's entry, for messages.
     public var location: String
+    /// The pipeline's `batch_size`: a source hands out streamed changes in batches of at most
+    /// this many (a larger transaction in parts).
+    public var batchSize: Int
 
-    public init(name: StoreID, type: String, values: [String: String], baseDirectory: String, location: String) {
+    public init(name: StoreID, type: String, values: [String: String], baseDirectory: String, location: String,
+                batchSize: Int = 1000) {
         self.name = name
         self.type = type
         self.values = values
         self.baseDirectory = baseDirectory
         self.location = location
+        self.batchSize = batchSize
     }
 
     /// A required setting, or a one-line error naming the store, the key and the fix.

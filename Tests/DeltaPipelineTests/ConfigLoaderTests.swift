@@ -108,6 +108,7 @@ struct ConfigLoaderTests {
         #expect(config.options.tombstoneRetention == 604_800_000_000)
         #expect(config.options.history == false)
         #expect(config.options.batchSize == 1000)
+        #expect(config.stores.allSatisfy { $0.batchSize == 1000 })
         let people = try #require(config.flows.first?.collections.first)
         #expect(people.include == nil)
         #expect(people.exclude.isEmpty)
@@ -235,6 +236,8 @@ struct ConfigLoaderTests {
         defer { S.remove(folder2) }
         #expect(other.name == "from-env")
         #expect(other.options.batchSize == 7)
+        // Every store's source streams in batches of the pipeline's size.
+        #expect(other.stores.map(\.batchSize) == [7, 7])
         #expect(other.store(named: "right")?.values["path"] == "$${x}.db")
     }
 

@@ -7,6 +7,12 @@ import Testing
         StoreSettings(name: "m", type: "mongodb", values: values, baseDirectory: "/tmp", location: "p.yaml:3")
     }
 
+    @Test func theSourceStreamsInBatchesOfThePipelinesSize() throws {
+        var sized = settings(["url": "mongodb://h:27017/app?replicaSet=rs0"])
+        sized.batchSize = 250
+        #expect(try #require(try MongoDBConnectorFactory().makeSource(sized) as? MongoSource).batchLimit == 250)
+    }
+
     @Test func theStoreTypeIsNamed() {
         #expect(MongoDBConnectorFactory().type == "mongodb")
         #expect(MongoDBConnectorFactory().settingKeys == ["url", "database", "nested", "max_downtime"])

@@ -236,5 +236,8 @@ import Testing
         #expect(c.schema == "public")
         #expect(c.table("sales.orders") == PostgresTableName(schema: "sales", name: "orders"))
         #expect(factory.settingKeys.isSuperset(of: ["url", "slot", "publication", "schema"]))
+        var sized = settings(["url": "postgresql://bridge@db/app"])
+        sized.batchSize = 250
+        #expect(try #require(try factory.makeSource(sized) as? PostgresSource).batchLimit == 250)
     }
 }

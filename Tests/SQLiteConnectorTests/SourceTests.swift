@@ -84,6 +84,17 @@ private let itemsSchema = "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT,
         #expect(again.count == 1 && again[0].changes.isEmpty && again[0].caughtUp && again[0].position == "6")
     }
 
+    @Test func streamedBatchesHoldAtMostTheBatchLimit() async throws {
+        let db = try TestDatabase(itemsSchema)
+        let source = SQLiteSource(store: "lite", path: db.path, batchLimit: 3)
+        try await source.installChangeLog(for: [items])
+        for id in 1...7 { try db.exec("INSERT INTO items VALUES (\(id), 'n', 1, 1.0)") }
+        let batches = try await drain(source, [items], after: "0")
+        #expect(batches.map(\.changes.count) == [3, 3, 1])
+        #expect(batches.map(\.position) == ["3", "6", "7"])
+        #expect(batches.map(\.caughtUp) == [false, false, true])
+    }
+
     @Test func resumingAfterAPositionDeliversExactlyTheRest() async throws {
         let db = try TestDatabase(itemsSchema)
         let source = db.source()
@@ -299,9 +310,10 @@ private let itemsSchema = "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT,
         #expect(factory.type == "sqlite")
         #expect(factory.settingKeys == ["path", "busy_timeout_ms", "init_sql"])
         let settings = StoreSettings(name: "app", type: "sqlite", values: ["path": "data/app.sqlite", "busy_timeout_ms": "250"],
-                                     baseDirectory: "/etc/pipelines", location: "p.yaml:3")
+                                     baseDirectory: "/etc/pipelines", location: "p.yaml:3", batchSize: 250)
         let source = try #require(try factory.makeSource(settings) as? SQLiteSource)
         #expect(source.path == "/etc/pipelines/data/app.sqlite")
+        #expect(source.batchLimit == 250)
         #expect(source.busyTimeoutMilliseconds == 250)
         #expect(source.store == "app")
         let sink = try #require(try factory.makeSink(settings) as? SQLiteSink)

@@ -16,7 +16,7 @@ public struct CouchDBConnectorFactory: ConnectorFactory {
     public init() {}
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
-        CouchDBSource(config: try config(settings))
+        CouchDBSource(config: try config(settings), batchLimit: settings.batchSize)
     }
 
     public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {

@@ -18,7 +18,7 @@ public struct MariaDBConnectorFactory: ConnectorFactory {
     }
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
-        MariaDBSource(config: try config(settings))
+        MariaDBSource(config: try config(settings), batchLimit: settings.batchSize)
     }
 
     public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {

@@ -19,7 +19,7 @@ public struct MongoDBConnectorFactory: ConnectorFactory {
     }
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
-        MongoSource(config: try config(settings))
+        MongoSource(config: try config(settings), batchLimit: settings.batchSize)
     }
 
     public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {

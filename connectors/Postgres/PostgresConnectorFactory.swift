@@ -22,7 +22,7 @@ public struct PostgresConnectorFactory: ConnectorFactory {
     }
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
-        PostgresSource(config: try config(settings))
+        PostgresSource(config: try config(settings), batchLimit: settings.batchSize)
     }
 
     public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {

@@ -16,7 +16,8 @@ public struct SQLiteConnectorFactory: ConnectorFactory {
 
     public func makeSource(_ settings: StoreSettings) throws -> any SourceConnector {
         SQLiteSource(store: settings.name, path: try settings.path("path", example: "data/app.sqlite"),
-                     busyTimeoutMilliseconds: try busyTimeout(settings), initSQL: settings.values["init_sql"])
+                     busyTimeoutMilliseconds: try busyTimeout(settings), initSQL: settings.values["init_sql"],
+                     batchLimit: settings.batchSize)
     }
 
     public func makeSink(_ settings: StoreSettings) throws -> any SinkConnector {

@@ -14,14 +14,15 @@ public final class SQLiteSource: SourceConnector, ChangeLogPruning {
     /// The database file (already resolved against the pipeline file's folder).
     public let path: String
     public let busyTimeoutMilliseconds: Int32
-    /// Change-log rows read per batch.
-    public static let batchLimit = 1000
+    /// Change-log rows read per batch at most.
+    public let batchLimit: Int
 
     let worker: BlockingWorker
     let connection: SQLiteConnectionSlot
 
-    public init(store: StoreID, path: String, busyTimeoutMilliseconds: Int32 = 5_000, initSQL: String? = nil) {
+    public init(store: StoreID, path: String, busyTimeoutMilliseconds: Int32 = 5_000, initSQL: String? = nil, batchLimit: Int = 1000) {
         self.store = store
+        self.batchLimit = max(1, batchLimit)
         self.path = path
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.worker = BlockingWorker(label: "sqlite-source.\(store.name)")
@@ -65,7 +66,8 @@ public final class SQLiteSource: SourceConnector, ChangeLogPruning {
     }
 
     public func changes(of collections: [CollectionSpec], after position: String, follow: Bool) -> AsyncThrowingStream<SourceBatch, any Error> {
-        let stream = SQLiteChangeStream(worker: worker, connection: connection, collections: collections, after: position, follow: follow)
+        let stream = SQLiteChangeStream(worker: worker, connection: connection, collections: collections, after: position, follow: follow,
+                                        batchLimit: batchLimit)
         return AsyncThrowingStream(unfolding: { try await stream.next() })
     }
 
@@ -92,7 +94,7 @@ public final class SQLiteSource: SourceConnector, ChangeLogPruning {
 
 /// The state of one ``SQLiteSource/changes(of:after:follow:)`` sequence: its position, whether it
 /// has checked the start position, and the idle backoff. Polls the change log with
-/// `seq > position ORDER BY seq LIMIT 1000`, one ``SourceBatch`` per read.
+/// `seq > position ORDER BY seq LIMIT batchLimit`, one ``SourceBatch`` per read.
 ///
 /// Invariant: only the sequence's single consumer calls ``next()``, one call at a time.
 actor SQLiteChangeStream {
@@ -101,6 +103,7 @@ actor SQLiteChangeStream {
     private let specs: [String: CollectionSpec]
     private let startText: String
     private let follow: Bool
+    private let batchLimit: Int
     private var position: Int64 = 0
     private var started = false
     private var finished = false
@@ -115,8 +118,10 @@ actor SQLiteChangeStream {
     static let maximumDelay = 200
     static let maximumBusyAttempts = 50
 
-    init(worker: BlockingWorker, connection: SQLiteConnectionSlot, collections: [CollectionSpec], after position: String, follow: Bool) {
+    init(worker: BlockingWorker, connection: SQLiteConnectionSlot, collections: [CollectionSpec], after position: String, follow: Bool,
+         batchLimit: Int) {
         self.worker = worker
+        self.batchLimit = batchLimit
         self.connection = connection
         var specs: [String: CollectionSpec] = [:]
         for spec in collections { specs[spec.name] = spec }
@@ -148,9 +153,9 @@ actor SQLiteChangeStream {
         while !Task.isCancelled {
             let result: ReadResult
             do {
-                let (connection, specs, position, known, generation) = (connection, specs, position, schemaVersion, generation)
+                let (connection, specs, position, known, generation, limit) = (connection, specs, position, schemaVersion, generation, batchLimit)
                 result = try await worker.run {
-                    try SQLiteChangeStream.read(connection, specs, after: position, knownGeneration: generation, knownSchemaVersion: known)
+                    try SQLiteChangeStream.read(connection, specs, after: position, limit: limit, knownGeneration: generation, knownSchemaVersion: known)
                 }
             } catch let error where SQLiteErrors.isBusy(error) {
                 busyAttempts += 1
@@ -171,7 +176,7 @@ actor SQLiteChangeStream {
             if result.rowCount > 0 {
                 position = result.lastSeq
                 idleDelayMilliseconds = Self.minimumDelay
-                let caughtUp = result.rowCount < SQLiteSource.batchLimit
+                let caughtUp = result.rowCount < batchLimit
                 announcedCaughtUp = caughtUp
                 if caughtUp && !follow { finished = true }
                 return SourceBatch(changes: result.changes, position: String(position), caughtUp: caughtUp)
@@ -204,7 +209,7 @@ actor SQLiteChangeStream {
 
     /// One read, on the worker: re-installs triggers after a schema change, checks the position
     /// against the log whenever the file was (re)opened, then reads the next rows after `position`.
-    static func read(_ connection: SQLiteConnectionSlot, _ specs: [String: CollectionSpec], after position: Int64,
+    static func read(_ connection: SQLiteConnectionSlot, _ specs: [String: CollectionSpec], after position: Int64, limit: Int,
                      knownGeneration: Int, knownSchemaVersion: Int64) throws -> ReadResult {
         try connection.verifyFile()
         let db = try connection.open()
@@ -228,7 +233,7 @@ actor SQLiteChangeStream {
         }
         let s = try connection.statement(selectSQL)
         defer { s.reset() }
-        try s.bind([.int(position), .int(Int64(SQLiteSource.batchLimit))])
+        try s.bind([.int(position), .int(Int64(limit))])
         var result = ReadResult(changes: [], rowCount: 0, lastSeq: position, schemaVersion: version, generation: connection.generation)
         while try s.step() {
             let seq = s.int64(0)

@@ -222,7 +222,12 @@ private struct ConfigReader {
         guard let storesEntry = top["stores"] else {
             throw error(top.line, "the pipeline defines no stores", "add `stores:` with one entry per database, e.g. `left: { type: sqlite, path: data/left.db }`")
         }
-        let stores = try readStores(storesEntry)
+        // Sources take the batch size for their streams from their settings.
+        let stores = try readStores(storesEntry).map { store in
+            var store = store
+            store.batchSize = options.batchSize
+            return store
+        }
 
         guard let flowsEntry = top["flows"] else {
             throw error(top.line, "the pipeline defines no flows", "add `flows:` with at least one flow (name, two_way or from/to, collections)")
