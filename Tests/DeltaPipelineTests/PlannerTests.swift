@@ -88,6 +88,20 @@ struct PlannerTests {
         #expect(patches[0].patch.expected == ["name": .string("Ann"), "id": .int(1)])
     }
 
+    @Test("two-way: no write-back when the bridge already wrote the winner to the source (the report is an earlier echo)")
+    func noWriteBackOverOwnWrite() {
+        let winner = state(["id": .int(1), "name": .string("Bea")], time: 30, origin: "b")
+        let toldWinner = ["name": AttributeState(value: .string("Bea"), stamp: Stamp(time: 30, origin: "b"))]
+        #expect(plan(flow(twoWay: true), before: winner, after: winner, observed: ["id": .int(1), "name": .string("Ann")],
+                     writes: ["a": toldWinner]).isEmpty)
+        // A write record of another version (an older write) does not stop it.
+        let toldOlder = ["name": AttributeState(value: .string("Bea"), stamp: Stamp(time: 20, origin: "b"))]
+        let patches = plan(flow(twoWay: true), before: winner, after: winner, observed: ["id": .int(1), "name": .string("Ann")],
+                           writes: ["a": toldOlder])
+        #expect(patches.map(\.target) == ["a"])
+        #expect(patches.first?.patch.expected == ["name": .string("Ann"), "id": .int(1)])
+    }
+
     @Test("two-way: a delete that lost to a newer edit re-creates the row at its source")
     func deleteLost() {
         let alive = state(["id": .int(1), "name": .string("Bea")], time: 30, origin: "b")

@@ -124,12 +124,14 @@ final class Planner: Sendable {
                 out.append(plan(target, storeMapping, change.ref, .delete, expected: expected, writes: [:]))
             }
         }
-        if flow.direction.isTwoWay, let p = writeBack(change, to: source) { out.append(p) }
+        if flow.direction.isTwoWay, let p = writeBack(change, to: source, written: writesOf(source)) { out.append(p) }
     }
 
     /// When the source reported a document that differs from the ledger's winner, the source must
-    /// be told the winner, guarded by what it reported.
-    private func writeBack(_ change: DocumentChange, to source: StoreID) -> PlannedPatch? {
+    /// be told the winner, guarded by what it reported — unless the bridge has already written
+    /// that very version to it (`written`, its applied write records): the report is then an
+    /// earlier echo, and the store holds the winner or an edit of its own still on its way.
+    private func writeBack(_ change: DocumentChange, to source: StoreID, written: [AttributeName: AttributeState]) -> PlannedPatch? {
         guard let storeMapping = mapping.mapping(for: source) else { return nil }
         let after = change.after
         if change.observedDeleted {
@@ -160,6 +162,7 @@ final class Planner: Sendable {
             let winner = after.attributes[name]
             let held = observed[name]
             guard winner?.value != held, let winner else { continue }
+            if let w = written[name], w.stamp == winner.stamp, w.value == winner.value { continue }
             // A store that reports null for an attribute the ledger has removed already holds
             // nothing: a column cannot be absent (without this, removing a CouchDB or MongoDB
             // member would be written back to a SQL store's echo forever).
