@@ -5,9 +5,10 @@ import CAllocator
 /// Every program that links the engine links jemalloc (the `CAllocator` target), which replaces
 /// glibc's malloc: the engine's stages run on several threads and free what others allocated,
 /// which glibc pays for in arena locks and free-list coalescing (a fifth of the bridge's CPU in a
-/// PostgreSQL snapshot). jemalloc runs with one arena and returns freed pages after 200 ms, so
-/// peak RSS stays near the live data, from a background thread of its own. Should jemalloc not be the allocator in use, glibc's arenas
-/// are capped at two instead (with one per thread, peak RSS grew by a third).
+/// PostgreSQL snapshot). jemalloc runs with one arena and returns freed pages after 200 ms, from
+/// a background thread of its own, so peak RSS stays near the live data. Should jemalloc not be
+/// the allocator in use, glibc's arenas are capped at two instead (with one per thread, peak RSS
+/// grew by a third).
 public enum ProcessMemory {
     /// jemalloc's version when it serves this process's malloc, else nil.
     public static let jemallocVersion: String? = {
