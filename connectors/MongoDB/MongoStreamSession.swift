@@ -77,7 +77,7 @@ final class MongoStreamSession: @unchecked Sendable {
         var options = BSONDocument([("fullDocument", .string("updateLookup")),
                                     ("maxAwaitTimeMS", .int32(Self.maxAwaitMilliseconds)),
                                     ("batchSize", .int32(Int32(clamping: batchLimit)))])
-        try checkHistory(connection)
+        if case .operationTime = position { try checkHistory(connection) }
         let (name, value) = position.option
         options[name] = value
         var pipeline: [BSONValue] = []
@@ -105,9 +105,10 @@ final class MongoStreamSession: @unchecked Sendable {
         try checkError(doing: "opening the change stream at \(position.time)")
     }
 
-    /// Refuses a position older than the oldest oplog entry: the changes in between are gone.
-    /// (MongoDB reports this as ChangeStreamHistoryLost itself; checking first also covers servers
-    /// that silently start at the oldest entry.) Skipped when the oplog cannot be read.
+    /// Refuses a cluster-time position older than the oldest oplog entry: the changes in between
+    /// are gone. (MongoDB reports this as ChangeStreamHistoryLost itself; checking first also
+    /// covers servers that silently start at the oldest entry.) Resume tokens need no such check:
+    /// servers refuse a token the oplog no longer holds. Skipped when the oplog cannot be read.
     private func checkHistory(_ connection: MongoConnection) throws {
         let command = BSONDocument([("find", .string("oplog.rs")), ("sort", .document(BSONDocument([("$natural", .int32(1))]))),
                                     ("limit", .int32(1)), ("singleBatch", .bool(true))])
