@@ -97,6 +97,12 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
 
     public var isZero: Bool { kind == .finite && digits == "0" }
 
+    /// A finite number's sign, significant digits (ASCII, without leading or trailing zeros;
+    /// "0" for zero) and exponent: value = ±digits × 10^exponent. nil for NaN and the infinities.
+    public var finiteParts: (negative: Bool, digits: String, exponent: Int)? {
+        kind == .finite ? (negative, digits, exponent) : nil
+    }
+
     /// Plain notation (`-0.001`, `1200`); scientific (`1E+60`) only past 40 zeros of padding.
     public var description: String {
         switch kind {

@@ -105,7 +105,12 @@ public final class PostgresSink: SinkConnector {
         /// struct per patch retained and released each of its arrays and strings).
         final class TableShape {
             let schema: PostgresTableSchema
-            init(_ schema: PostgresTableSchema) { self.schema = schema }
+            /// Every column has a binary field format: rows are planned as binary COPY fields.
+            let binary: Bool
+            init(_ schema: PostgresTableSchema) {
+                self.schema = schema
+                binary = schema.columns.allSatisfy { PostgresBinaryField.supports($0.type) }
+            }
         }
 
         func shape(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> TableShape {
@@ -127,8 +132,9 @@ public final class PostgresSink: SinkConnector {
 
         // MARK: apply
 
-        /// A patch checked against the table and turned into text parameters (a class: groups
-        /// and chunks share it instead of copying its fields).
+        /// A patch checked against the table and encoded: key columns as text parameters, the
+        /// written columns as text parameters or, on a table whose columns all have one, as binary
+        /// COPY fields (a class: groups and chunks share it instead of copying its fields).
         private final class Planned {
             let index: Int
             let patch: DocumentPatch
@@ -136,21 +142,45 @@ public final class PostgresSink: SinkConnector {
             var schema: PostgresTableSchema { shape.schema }
             let keyNames: [String]
             let keyValues: [String?]
-            /// Non-key columns to write and their values (replace: every writable column).
+            /// Non-key columns to write (replace: every writable column).
             let columns: [String]
-            let values: [String?]
+            /// The binary COPY fields of the key columns, then of `columns`; nil for a text row.
+            let binary: [UInt8]?
+            /// The values of `columns`, kept by a binary row for its text parameters.
+            private let columnValues: [Value]
+            /// The text parameters of `columns`: a text row's from the start, a binary row's once asked.
+            private var texts: [String?]?
             /// The key for messages (built only when one is needed).
             var keyText: String { Value.object(patch.key).description }
 
             init(index: Int, patch: DocumentPatch, shape: TableShape, keyNames: [String], keyValues: [String?],
-                 columns: [String], values: [String?]) {
+                 columns: [String], texts: [String?]?, binary: [UInt8]?, columnValues: [Value]) {
                 self.index = index
                 self.patch = patch
                 self.shape = shape
                 self.keyNames = keyNames
                 self.keyValues = keyValues
                 self.columns = columns
-                self.values = values
+                self.texts = texts
+                self.binary = binary
+                self.columnValues = columnValues
+            }
+
+            /// The text parameters of `columns` (for statements other than a binary COPY).
+            func values() throws(Rejection) -> [String?] {
+                if let texts { return texts }
+                var out: [String?] = []
+                out.reserveCapacity(columns.count)
+                for (name, value) in zip(columns, columnValues) {
+                    guard let column = schema.column(name) else { throw Rejection(reason: "table \(schema.table), key \(keyText): no column '\(name)'") }
+                    do {
+                        out.append(try column.type.literal(for: value))
+                    } catch {
+                        throw Rejection(reason: "table \(schema.table), key \(keyText), column '\(name)': \(error.reason)")
+                    }
+                }
+                texts = out
+                return out
             }
         }
 
@@ -249,7 +279,9 @@ public final class PostgresSink: SinkConnector {
                     let perStatement = group.count >= Self.copyThreshold ? Self.rowsPerCopy
                         : max(1, min(Self.rowsPerStatement, 30_000 / max(1, group[0].keyNames.count + group[0].columns.count)))
                     for start in stride(from: 0, to: group.count, by: perStatement) {
-                        let chunk = Array(group[start..<min(group.count, start + perStatement)])
+                        var chunk = Array(group[start..<min(group.count, start + perStatement)])
+                        if chunk.count < Self.copyThreshold { chunk = withTexts(chunk, &results) }
+                        if chunk.isEmpty { continue }
                         try writeGroup(conn, chunk, &results) { group in
                             if group.count >= Self.copyThreshold {
                                 try self.upsertViaCopy(conn, group)
@@ -267,7 +299,7 @@ public final class PostgresSink: SinkConnector {
                         try writeGroup(conn, chunk, &results) { try self.delete(conn, $0) }
                     }
                 }
-                for p in conditional {
+                for p in withTexts(conditional, &results) {
                     results[p.index] = try savepoint(conn, p) { try self.conditional(conn, p) }
                 }
                 try conn.exec("COMMIT; SELECT pg_replication_origin_session_reset()")
@@ -338,6 +370,17 @@ public final class PostgresSink: SinkConnector {
                     throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
                 }
             }
+            // A table whose columns all have a binary format gets its written columns as binary
+            // COPY fields (deletes need only their key).
+            let binary = shape.binary && patch.action != .delete
+            var row: [UInt8] = []
+            func add(_ column: PostgresColumn, _ value: Value) throws(Rejection) {
+                do {
+                    try PostgresBinaryField.append(value, column.type, to: &row)
+                } catch {
+                    throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
+                }
+            }
             var keyValues: [String?] = []
             keyValues.reserveCapacity(keyNames.count)
             for k in keyNames {
@@ -347,18 +390,23 @@ public final class PostgresSink: SinkConnector {
                 let v = patch.key[k]!
                 if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
                 keyValues.append(try encode(column, v))
+                if binary { try add(column, v) }
             }
             var columns: [String] = []
             var values: [String?] = []
+            var columnValues: [Value] = []
+            let capacity: Int
             switch patch.action {
-            case let .upsert(set, unset):
-                columns.reserveCapacity(set.count + unset.count)
-                values.reserveCapacity(set.count + unset.count)
-            case .replace:
-                columns.reserveCapacity(shape.schema.columns.count)
-                values.reserveCapacity(shape.schema.columns.count)
-            case .delete:
-                break
+            case let .upsert(set, unset): capacity = set.count + unset.count
+            case .replace: capacity = shape.schema.columns.count
+            case .delete: capacity = 0
+            }
+            columns.reserveCapacity(capacity)
+            if binary {
+                columnValues.reserveCapacity(capacity)
+                row.reserveCapacity(keyValues.count * 12 + capacity * 16)
+            } else {
+                values.reserveCapacity(capacity)
             }
             func missing(_ name: String) -> Rejection {
                 Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping",
@@ -380,7 +428,12 @@ public final class PostgresSink: SinkConnector {
                     }
                     if column.isGenerated { continue }
                     columns.append(name)
-                    values.append(try encode(column, value))
+                    if binary {
+                        try add(column, value)
+                        columnValues.append(value)
+                    } else {
+                        values.append(try encode(column, value))
+                    }
                 }
             case let .replace(document):
                 // Every attribute the document holds must have a column: counted while the
@@ -392,7 +445,12 @@ public final class PostgresSink: SinkConnector {
                     if value != nil { found += 1 }
                     if column.isGenerated { continue }
                     columns.append(column.name)
-                    values.append(try encode(column, value ?? .null))
+                    if binary {
+                        try add(column, value ?? .null)
+                        columnValues.append(value ?? .null)
+                    } else {
+                        values.append(try encode(column, value ?? .null))
+                    }
                 }
                 if found < document.count {
                     for (name, value) in document where !keyNames.contains(name) && value != .null && !shape.schema.hasColumn(name) {
@@ -405,7 +463,7 @@ public final class PostgresSink: SinkConnector {
             // Patches of one shape share one list of column names (as they share a statement).
             if columns == lastColumns { columns = lastColumns } else { lastColumns = columns }
             return Planned(index: index, patch: patch, shape: shape, keyNames: keyNames, keyValues: keyValues,
-                           columns: columns, values: values)
+                           columns: columns, texts: binary ? nil : values, binary: binary ? row : nil, columnValues: columnValues)
         }
 
         /// The column and key lists of the last planned patch, shared with the next of the same shape.
@@ -428,10 +486,24 @@ public final class PostgresSink: SinkConnector {
                     return
                 }
             }
-            for p in group {
+            for p in withTexts(group, &results) {
                 results[p.index] = try savepoint(conn, p) {
                     try statement([p])
                     return .applied
+                }
+            }
+        }
+
+        /// The patches whose text parameters could be made (a binary row makes them when a
+        /// statement other than COPY writes it); the others are rejected with the reason.
+        private func withTexts(_ group: [Planned], _ results: inout [PatchResult]) -> [Planned] {
+            group.filter { p in
+                do throws(Rejection) {
+                    _ = try p.values()
+                    return true
+                } catch {
+                    results[p.index] = .rejected(error.reason)
+                    return false
                 }
             }
         }
@@ -480,8 +552,9 @@ public final class PostgresSink: SinkConnector {
             var rows: [String] = []
             for p in group {
                 var placeholders: [String] = []
+                let values = try p.values()
                 for (i, name) in all.enumerated() {
-                    parameters.append(i < p.keyValues.count ? p.keyValues[i] : p.values[i - p.keyValues.count])
+                    parameters.append(i < p.keyValues.count ? p.keyValues[i] : values[i - p.keyValues.count])
                     placeholders.append("$\(parameters.count)::\(cast(schema, name))")
                 }
                 rows.append("(" + placeholders.joined(separator: ", ") + ")")
@@ -508,24 +581,37 @@ public final class PostgresSink: SinkConnector {
             let all = first.keyNames + first.columns
             let columnList = all.map(PostgresSQL.ident).joined(separator: ", ")
             let table = PostgresSQL.table(schema.table)
+            let binary = first.binary != nil
             var data = [UInt8]()
-            data.reserveCapacity(group.count * all.count * 16)
-            for p in group {
-                for i in 0..<all.count {
-                    if i > 0 { data.append(0x09) }
-                    let value = i < p.keyValues.count ? p.keyValues[i] : p.values[i - p.keyValues.count]
-                    Self.appendCopyText(value, to: &data)
+            if binary {
+                data.reserveCapacity(19 + group.reduce(2) { $0 + 2 + ($1.binary?.count ?? 0) })
+                data.append(contentsOf: Self.binaryCopyHeader)
+                for p in group {
+                    PostgresBinaryField.appendUInt16(UInt16(all.count), &data)
+                    data.append(contentsOf: p.binary ?? [])
                 }
-                data.append(0x0A)
+                data.append(contentsOf: [0xFF, 0xFF])
+            } else {
+                data.reserveCapacity(group.count * all.count * 16)
+                for p in group {
+                    let values = try p.values()
+                    for i in 0..<all.count {
+                        if i > 0 { data.append(0x09) }
+                        let value = i < p.keyValues.count ? p.keyValues[i] : values[i - p.keyValues.count]
+                        Self.appendCopyText(value, to: &data)
+                    }
+                    data.append(0x0A)
+                }
             }
-            if try copyStraightIn(conn, schema, columnList, data) { return }
+            let format = binary ? " (FORMAT binary)" : ""
+            if try copyStraightIn(conn, schema, columnList, format, data) { return }
             // Named after the table and columns; created in the batch's transaction each time it
             // is missing (a rolled-back batch or savepoint takes a new one with it).
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for byte in (table + "\u{0}" + columnList).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             let stage = PostgresSQL.ident("deltabridge_stage_" + String(hash, radix: 16))
             try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) AS SELECT \(columnList) FROM \(table) WITH NO DATA")
-            try conn.copyIn("COPY \(stage) (\(columnList)) FROM STDIN", data: data)
+            try conn.copyIn("COPY \(stage) (\(columnList)) FROM STDIN\(format)", data: data)
             let overriding = all.contains { schema.column($0)?.isIdentityAlways ?? false } ? " OVERRIDING SYSTEM VALUE" : ""
             var sql = "INSERT INTO \(table) (\(columnList))\(overriding) SELECT \(columnList) FROM \(stage) ON CONFLICT ("
                 + first.keyNames.map(PostgresSQL.ident).joined(separator: ", ") + ") DO "
@@ -541,7 +627,7 @@ public final class PostgresSink: SinkConnector {
         /// then takes the staging path, and so do the next groups with its columns for a while.
         /// Returns whether the rows are in.
         private func copyStraightIn(_ conn: PGConnection, _ schema: PostgresTableSchema, _ columnList: String,
-                                    _ data: [UInt8]) throws -> Bool {
+                                    _ format: String, _ data: [UInt8]) throws -> Bool {
             let shape = PostgresSQL.table(schema.table) + " " + columnList
             if let left = stagedBeforeDirect[shape], left > 0 {
                 stagedBeforeDirect[shape] = left - 1
@@ -550,7 +636,7 @@ public final class PostgresSink: SinkConnector {
             try conn.exec("SAVEPOINT deltabridge_copy")
             let copied: PostgresServerError?
             do throws(PostgresServerError) {
-                try conn.copyIn("COPY \(PostgresSQL.table(schema.table)) (\(columnList)) FROM STDIN", data: data)
+                try conn.copyIn("COPY \(PostgresSQL.table(schema.table)) (\(columnList)) FROM STDIN\(format)", data: data)
                 copied = nil
             } catch {
                 copied = error
@@ -564,6 +650,9 @@ public final class PostgresSink: SinkConnector {
             stagedBeforeDirect[shape] = Self.stagedGroupsAfterConflict
             return false
         }
+
+        /// The signature, flags and header extension of `COPY … (FORMAT binary)` data.
+        static let binaryCopyHeader: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
 
         /// One value in COPY's text format: `\N` for NULL; backslash, tab, newline and carriage
         /// return escaped.
@@ -662,8 +751,9 @@ public final class PostgresSink: SinkConnector {
             if p.columns.isEmpty {
                 if try conn.exec("SELECT 1 FROM \(table) WHERE \(condition)", parameters).rowCount > 0 { return .applied }
             } else {
+                let values = try p.values()
                 let sets = p.columns.enumerated().map { i, name in
-                    parameters.append(p.values[i])
+                    parameters.append(values[i])
                     return "\(PostgresSQL.ident(name)) = $\(parameters.count)::\(cast(p.schema, name))"
                 }
                 if try conn.exec("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE \(condition)", parameters).affectedRows > 0 {
