@@ -138,12 +138,14 @@ struct MongoDBBenchmark {
             """, ["N": docs, "M": changes])
         let serverMixedRate = Double(changes) / mixed
         print("  server alone: pymongo mixed changes \(format(serverMixedRate)) ops/s")
-        // Stops after M events, or after 30 s without one (then the rate counts what came, and
-        // the shortfall is printed: a benchmark reports, it never hangs).
+        // Stops after M events, or after 30 s without one once the stream is open (then the rate
+        // counts what came, and the shortfall is printed: a benchmark reports, it never hangs).
+        // The time includes opening the stream, which SecantusDB pays with a scan of its oplog.
         let watched = try tool.mongo("""
             from bson import Timestamp
             start = time.time(); n = 0; last = start
             with db.items.watch(full_document="updateLookup", start_at_operation_time=Timestamp(T, I), max_await_time_ms=250, batch_size=1000) as s:
+                last = time.time()
                 while n < M and time.time() - last < 30:
                     if s.try_next() is not None:
                         n += 1; last = time.time()
@@ -255,7 +257,10 @@ struct MongoDBBenchmark {
             Figure(name: "snapshot Mongo→PG", value: downSnapshotRate, unit: "docs/s", target: "ratio below", met: true),
             Figure(name: "server alone: find scan", value: serverScanRate, unit: "docs/s", target: "(reference)", met: true),
             Figure(name: "server alone: change stream", value: serverWatchRate, unit: "events/s", target: "(reference)", met: true),
-            Figure(name: "  ratio to server find scan ×100", value: 100 * ratio(downSnapshotRate, serverScanRate), unit: "%", target: "≥ 80", met: ratio(downSnapshotRate, serverScanRate) >= 0.8),
+            // The issue's reference is the server's bulk load; a find scan (the server reading
+            // alone, no writing anywhere) is stricter and reported beside it.
+            Figure(name: "  ratio to server bulk load ×100", value: 100 * ratio(downSnapshotRate, serverLoadRate), unit: "%", target: "≥ 80", met: ratio(downSnapshotRate, serverLoadRate) >= 0.8),
+            Figure(name: "  ratio to server find scan ×100", value: 100 * ratio(downSnapshotRate, serverScanRate), unit: "%", target: "(reported)", met: true),
             Figure(name: "connector alone: snapshot read", value: connectorReadRate, unit: "docs/s", target: "ratio below", met: true),
             Figure(name: "  ratio to server find scan ×100", value: 100 * ratio(connectorReadRate, serverScanRate), unit: "%", target: "≥ 80", met: ratio(connectorReadRate, serverScanRate) >= 0.8),
             Figure(name: "snapshot PG→Mongo", value: upSnapshotRate, unit: "rows/s", target: "ratio below", met: true),
