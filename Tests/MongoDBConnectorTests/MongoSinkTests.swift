@@ -89,4 +89,29 @@ import Testing
         #expect(results.allSatisfy { $0 == .applied })
         #expect(try db.find("docs").count == 2500)
     }
+
+    /// One bulk command of partial updates: documents the target lacks are created, the others
+    /// are updated in place and keep the fields the patches do not name.
+    @Test func updatesOfMissingDocumentsCreateThemAndKeepTheOthersFields() async throws {
+        let db = try MongoTestDatabase()
+        defer { db.drop() }
+        try db.insert("docs", (1...3).map { BSONDocument(["_id": .int32(Int32($0)), "other": .string("keep"), "v": .int32(0)]) })
+        let sink = MongoSink(config: db.config())
+        try await sink.prepare(collections: [spec])
+        let all = try await sink.apply((1...5).map { i in
+            DocumentPatch(collection: "docs", key: ["_id": .int(Int64(i))], action: .upsert(set: ["v": .int(7)], unset: []))
+        })
+        #expect(all == Array(repeating: .applied, count: 5))
+        let docs = try db.find("docs")
+        #expect(docs.count == 5)
+        #expect(docs.allSatisfy { $0["v"] == .int32(7) })
+        #expect(docs.filter { $0["other"] == .string("keep") }.count == 3)
+        // Every document present: updated in place, none created.
+        let again = try await sink.apply((1...5).map { i in
+            DocumentPatch(collection: "docs", key: ["_id": .int(Int64(i))], action: .upsert(set: ["v": .int(8)], unset: ["other"]))
+        })
+        #expect(again == Array(repeating: .applied, count: 5))
+        let after = try db.find("docs")
+        #expect(after.count == 5 && after.allSatisfy { $0["v"] == .int32(8) && $0["other"] == nil })
+    }
 }
