@@ -98,28 +98,12 @@ public enum PostgresBinaryField {
                 appendInt64(n, &out)
             }
         case T.float8:
-            let d: Double
-            switch text {
-            case "NaN": d = .nan
-            case "Infinity": d = .infinity
-            case "-Infinity": d = -.infinity
-            default:
-                guard let parsed = Double(text), parsed.isFinite, parsed != 0 || isZero(text) else { throw outOfRange() }
-                d = parsed
-            }
+            guard let d = float(text, Double.self) else { throw outOfRange() }
             appendInt32(8, &out)
             appendInt64(Int64(bitPattern: d.bitPattern), &out)
         case T.float4:
             // Rounded from the decimal text, as the server's float4in does (not through a double).
-            let f: Float
-            switch text {
-            case "NaN": f = .nan
-            case "Infinity": f = .infinity
-            case "-Infinity": f = -.infinity
-            default:
-                guard let parsed = Float(text), parsed.isFinite, parsed != 0 || isZero(text) else { throw outOfRange() }
-                f = parsed
-            }
+            guard let f = float(text, Float.self) else { throw outOfRange() }
             appendInt32(4, &out)
             appendInt32(Int32(bitPattern: f.bitPattern), &out)
         case T.bool:
@@ -259,6 +243,19 @@ public enum PostgresBinaryField {
             if digits != "0", integerDigits > (packed >> 16 & 0xFFFF) - scale { return false }
         }
         return appendNumeric(negative: negative, digits: digits.utf8, integerDigits: integerDigits, dscale: max(0, -exponent), &out)
+    }
+
+    /// A float literal's value (`NaN`, `Infinity`, `-Infinity` or a decimal number); nil when it
+    /// overflows or underflows the type, which the server refuses as out of range.
+    private static func float<F: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String, _: F.Type) -> F? {
+        switch text {
+        case "NaN": return .nan
+        case "Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default:
+            guard let parsed = F(text), parsed.isFinite, parsed != 0 || isZero(text) else { return nil }
+            return parsed
+        }
     }
 
     /// Whether a number's text has no nonzero digit before its exponent (an underflow to zero
