@@ -154,4 +154,28 @@ import Testing
         #expect(why.contains("column 'qty'"), "\(why)")
         #expect(try db.scalar("SELECT count(*) FROM items") == "399")
     }
+
+    /// A column added while the bridge runs is found by reading the table again within a batch;
+    /// if it has no binary form, the batch's later rows are planned as text while its earlier
+    /// rows are binary. One group then holds both (the sink sends it as text COPY), and every
+    /// row lands with its values.
+    @Test func aGroupOfBinaryAndTextRowsGoesAsText() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec("CREATE TABLE items (id int8 PRIMARY KEY, v int4)")
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "items", keyAttributes: ["id"])])
+        #expect(try await sink.apply([DocumentPatch(collection: "items", key: ["id": .int(0)], action: .upsert(set: ["v": .int(0)], unset: []))]) == [.applied])
+        try db.exec("ALTER TABLE items ADD COLUMN d date")
+        var patches: [DocumentPatch] = []
+        for i in 1...200 {
+            var set: [String: Value] = ["v": .int(Int64(i))]
+            if i == 101 { set["d"] = .string("2024-02-29") }
+            patches.append(DocumentPatch(collection: "items", key: ["id": .int(Int64(i))], action: .upsert(set: set, unset: [])))
+        }
+        let results = try await sink.apply(patches)
+        #expect(results.allSatisfy { $0 == .applied } && results.count == 200)
+        #expect(try db.scalar("SELECT count(*) FROM items WHERE v = id") == "201")
+        #expect(try db.scalar("SELECT d::text FROM items WHERE id = 101") == "2024-02-29")
+    }
 }

@@ -581,7 +581,8 @@ public final class PostgresSink: SinkConnector {
             let all = first.keyNames + first.columns
             let columnList = all.map(PostgresSQL.ident).joined(separator: ", ")
             let table = PostgresSQL.table(schema.table)
-            let binary = first.binary != nil
+            // Binary when every row is (a shape read again within the batch may differ).
+            let binary = group.allSatisfy { $0.binary != nil }
             var data = [UInt8]()
             if binary {
                 data.reserveCapacity(19 + group.reduce(2) { $0 + 2 + ($1.binary?.count ?? 0) })
