@@ -55,7 +55,7 @@ public final class MongoSnapshotReader: SnapshotReader {
             } catch {
                 throw connection.mapped(error, doing: "reading the cluster time before the snapshot")
             }
-            let token = currentResumeToken(connection, config, collections)
+            let token = currentResumeToken(connection, collections)
             return State(config: config, connection: connection, startTime: time, resumeToken: token)
         }
 
@@ -64,7 +64,7 @@ public final class MongoSnapshotReader: SnapshotReader {
         /// search of the oplog by time, and the server itself reports a trimmed oplog
         /// (`ChangeStreamHistoryLost`). nil when the server gives none (MongoDB before 4.0.7)
         /// or refuses: the hand-off then starts at the cluster time instead.
-        static func currentResumeToken(_ connection: MongoConnection, _ config: MongoStoreConfig, _ collections: [CollectionSpec]) -> BSONDocument? {
+        static func currentResumeToken(_ connection: MongoConnection, _ collections: [CollectionSpec]) -> BSONDocument? {
             let target: BSONValue = collections.count == 1 ? .string(collections[0].name) : .int32(1)
             let command = BSONDocument([("aggregate", target),
                                         ("pipeline", .array([.document(BSONDocument([("$changeStream", .document(BSONDocument([("fullDocument", .string("updateLookup"))])))]))])),
