@@ -111,6 +111,21 @@ public final class PostgresSink: SinkConnector {
                 self.schema = schema
                 binary = schema.columns.allSatisfy { PostgresBinaryField.supports($0.type) }
             }
+
+            /// The key names of ``replaceLayout(keyNames:)``'s cached answer.
+            private var layoutKeyNames: [String]?
+            private var layout: (nonKey: [Int], written: [String]) = ([], [])
+
+            /// What a replace writes besides the key: the positions of the non-key columns, and
+            /// the names of those that are not generated (the statement's column list). Cached
+            /// for the last key names (consecutive patches of a table share them).
+            func replaceLayout(keyNames: [String]) -> (nonKey: [Int], written: [String]) {
+                if keyNames == layoutKeyNames { return layout }
+                let nonKey = schema.columns.indices.filter { !keyNames.contains(schema.columns[$0].name) }
+                layout = (nonKey, nonKey.filter { !schema.columns[$0].isGenerated }.map { schema.columns[$0].name })
+                layoutKeyNames = keyNames
+                return layout
+            }
         }
 
         func shape(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> TableShape {
@@ -132,55 +147,71 @@ public final class PostgresSink: SinkConnector {
 
         // MARK: apply
 
-        /// A patch checked against the table and encoded: key columns as text parameters, the
-        /// written columns as text parameters or, on a table whose columns all have one, as binary
-        /// COPY fields (a class: groups and chunks share it instead of copying its fields).
+        /// A patch checked against the table and encoded: key columns and written columns as text
+        /// parameters or, on a table whose columns all have one, as binary COPY fields (a class:
+        /// groups and chunks share it instead of copying its fields).
+        ///
+        /// Invariant: a binary row's values were accepted by the binary encoder, which refuses
+        /// exactly what the text literals refuse, so its text parameters can always be made.
         private final class Planned {
             let index: Int
             let patch: DocumentPatch
             let shape: TableShape
             var schema: PostgresTableSchema { shape.schema }
             let keyNames: [String]
-            let keyValues: [String?]
             /// Non-key columns to write (replace: every writable column).
             let columns: [String]
             /// The binary COPY fields of the key columns, then of `columns`; nil for a text row.
             let binary: [UInt8]?
-            /// The values of `columns`, kept by a binary row for its text parameters.
-            private let columnValues: [Value]
-            /// The text parameters of `columns`: a text row's from the start, a binary row's once asked.
-            private var texts: [String?]?
+            /// The text parameters of the key columns and of `columns`: a text row's from the
+            /// start, a binary row's once asked.
+            private var texts: (keys: [String?], values: [String?])?
             /// The key for messages (built only when one is needed).
             var keyText: String { Value.object(patch.key).description }
 
-            init(index: Int, patch: DocumentPatch, shape: TableShape, keyNames: [String], keyValues: [String?],
-                 columns: [String], texts: [String?]?, binary: [UInt8]?, columnValues: [Value]) {
+            init(index: Int, patch: DocumentPatch, shape: TableShape, keyNames: [String], columns: [String],
+                 texts: (keys: [String?], values: [String?])?, binary: [UInt8]?) {
                 self.index = index
                 self.patch = patch
                 self.shape = shape
                 self.keyNames = keyNames
-                self.keyValues = keyValues
                 self.columns = columns
                 self.texts = texts
                 self.binary = binary
-                self.columnValues = columnValues
+            }
+
+            /// The text parameters of the key columns (after ``values()``, or of a text row).
+            var keyValues: [String?] {
+                if let texts { return texts.keys }
+                guard let made = try? makeTexts() else {
+                    preconditionFailure("a binary row of \(schema.table) has a key value without a text form")
+                }
+                return made.keys
             }
 
             /// The text parameters of `columns` (for statements other than a binary COPY).
             func values() throws(Rejection) -> [String?] {
-                if let texts { return texts }
-                var out: [String?] = []
-                out.reserveCapacity(columns.count)
-                for (name, value) in zip(columns, columnValues) {
+                if let texts { return texts.values }
+                return try makeTexts().values
+            }
+
+            private func makeTexts() throws(Rejection) -> (keys: [String?], values: [String?]) {
+                func literal(_ name: String, _ value: Value) throws(Rejection) -> String? {
                     guard let column = schema.column(name) else { throw Rejection(reason: "table \(schema.table), key \(keyText): no column '\(name)'") }
                     do {
-                        out.append(try column.type.literal(for: value))
+                        return try column.type.literal(for: value)
                     } catch {
                         throw Rejection(reason: "table \(schema.table), key \(keyText), column '\(name)': \(error.reason)")
                     }
                 }
-                texts = out
-                return out
+                var keys: [String?] = []
+                keys.reserveCapacity(keyNames.count)
+                for name in keyNames { keys.append(try literal(name, patch.key[name] ?? .null)) }
+                var out: [String?] = []
+                out.reserveCapacity(columns.count)
+                for name in columns { try out.append(literal(name, patch.writtenValue(name))) }
+                texts = (keys, out)
+                return (keys, out)
             }
         }
 
@@ -363,55 +394,50 @@ public final class PostgresSink: SinkConnector {
                 lastKeyNames = keyNames
             }
             guard !keyNames.isEmpty else { throw Rejection(reason: "table \(table): a patch without key") }
-            func encode(_ column: PostgresColumn, _ value: Value) throws(Rejection) -> String? {
-                do {
-                    return try column.type.literal(for: value)
-                } catch {
-                    throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
-                }
-            }
             // A table whose columns all have a binary format gets its written columns as binary
-            // COPY fields (deletes need only their key).
+            // COPY fields (deletes need only their key); other rows get text parameters.
             let binary = shape.binary && patch.action != .delete
             var row: [UInt8] = []
-            func add(_ column: PostgresColumn, _ value: Value) throws(Rejection) {
+            var keyTexts: [String?] = []
+            var texts: [String?] = []
+            func write(_ column: PostgresColumn, _ value: Value, key: Bool = false) throws(Rejection) {
                 do {
-                    try PostgresBinaryField.append(value, column.type, to: &row)
+                    if binary {
+                        try PostgresBinaryField.append(value, column.type, to: &row)
+                    } else if key {
+                        keyTexts.append(try column.type.literal(for: value))
+                    } else {
+                        texts.append(try column.type.literal(for: value))
+                    }
                 } catch {
                     throw Rejection(reason: "table \(table), key \(keyText), column '\(column.name)': \(error.reason)")
                 }
             }
-            var keyValues: [String?] = []
-            keyValues.reserveCapacity(keyNames.count)
-            for k in keyNames {
-                guard let column = shape.schema.column(k) else {
-                    throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping", missingColumn: true)
-                }
-                let v = patch.key[k]!
-                if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
-                keyValues.append(try encode(column, v))
-                if binary { try add(column, v) }
-            }
-            var columns: [String] = []
-            var values: [String?] = []
-            var columnValues: [Value] = []
             let capacity: Int
             switch patch.action {
             case let .upsert(set, unset): capacity = set.count + unset.count
             case .replace: capacity = shape.schema.columns.count
             case .delete: capacity = 0
             }
-            columns.reserveCapacity(capacity)
             if binary {
-                columnValues.reserveCapacity(capacity)
-                row.reserveCapacity(keyValues.count * 12 + capacity * 16)
+                row.reserveCapacity(keyNames.count * 12 + capacity * 16)
             } else {
-                values.reserveCapacity(capacity)
+                keyTexts.reserveCapacity(keyNames.count)
+                texts.reserveCapacity(capacity)
+            }
+            for k in keyNames {
+                guard let column = shape.schema.column(k) else {
+                    throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping", missingColumn: true)
+                }
+                let v = patch.key[k]!
+                if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
+                try write(column, v, key: true)
             }
             func missing(_ name: String) -> Rejection {
                 Rejection(reason: "table \(table), key \(keyText): no column '\(name)' — add it (ALTER TABLE \(PostgresSQL.table(table)) ADD COLUMN \(PostgresSQL.ident(name)) ...) or leave it out of the mapping",
                           missingColumn: true)
             }
+            var columns: [String] = []
             switch patch.action {
             case let .upsert(set, unset):
                 var wanted: [(name: String, value: Value)] = []
@@ -421,6 +447,7 @@ public final class PostgresSink: SinkConnector {
                     wanted.append((name, .null))
                 }
                 wanted.sort { $0.name < $1.name }
+                columns.reserveCapacity(wanted.count)
                 for (name, value) in wanted {
                     guard let column = shape.schema.column(name) else {
                         if value == .null { continue }
@@ -428,30 +455,24 @@ public final class PostgresSink: SinkConnector {
                     }
                     if column.isGenerated { continue }
                     columns.append(name)
-                    if binary {
-                        try add(column, value)
-                        columnValues.append(value)
-                    } else {
-                        values.append(try encode(column, value))
-                    }
+                    try write(column, value)
                 }
+                // Patches of one shape share one list of column names (as they share a statement).
+                if columns == lastColumns { columns = lastColumns } else { lastColumns = columns }
             case let .replace(document):
                 // Every attribute the document holds must have a column: counted while the
                 // columns are filled, and looked for by name only when some are left over.
+                let layout = shape.replaceLayout(keyNames: keyNames)
                 var found = 0
                 for name in keyNames where document[name] != nil { found += 1 }
-                for column in shape.schema.columns where !keyNames.contains(column.name) {
+                for i in layout.nonKey {
+                    let column = shape.schema.columns[i]
                     let value = document[column.name]
                     if value != nil { found += 1 }
                     if column.isGenerated { continue }
-                    columns.append(column.name)
-                    if binary {
-                        try add(column, value ?? .null)
-                        columnValues.append(value ?? .null)
-                    } else {
-                        values.append(try encode(column, value ?? .null))
-                    }
+                    try write(column, value ?? .null)
                 }
+                columns = layout.written
                 if found < document.count {
                     for (name, value) in document where !keyNames.contains(name) && value != .null && !shape.schema.hasColumn(name) {
                         throw missing(name)
@@ -460,10 +481,8 @@ public final class PostgresSink: SinkConnector {
             case .delete:
                 break
             }
-            // Patches of one shape share one list of column names (as they share a statement).
-            if columns == lastColumns { columns = lastColumns } else { lastColumns = columns }
-            return Planned(index: index, patch: patch, shape: shape, keyNames: keyNames, keyValues: keyValues,
-                           columns: columns, texts: binary ? nil : values, binary: binary ? row : nil, columnValues: columnValues)
+            return Planned(index: index, patch: patch, shape: shape, keyNames: keyNames, columns: columns,
+                           texts: binary ? nil : (keyTexts, texts), binary: binary ? row : nil)
         }
 
         /// The column and key lists of the last planned patch, shared with the next of the same shape.
@@ -812,6 +831,18 @@ public final class PostgresSink: SinkConnector {
                 out[ord] = document
             }
             return out
+        }
+    }
+}
+
+extension DocumentPatch {
+    /// The value this patch writes to a non-key attribute: its value in the set or the replacing
+    /// document, null when it is unset or absent.
+    fileprivate func writtenValue(_ name: String) -> Value {
+        switch action {
+        case let .upsert(set, _): set[name] ?? .null
+        case let .replace(document): document[name] ?? .null
+        case .delete: .null
         }
     }
 }
