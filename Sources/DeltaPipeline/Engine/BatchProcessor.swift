@@ -84,6 +84,8 @@ struct BatchProcessor: Sendable {
         var upserted = false
         var deltaCount = 0
         var mayBeEcho = false
+        /// The image the batch created the document from, while no other change touched it.
+        var createdFrom: [AttributeName: Value]?
     }
 
     /// A processed batch: what it did, and what the ledger must commit for it.
@@ -157,6 +159,7 @@ struct BatchProcessor: Sendable {
         for (c, d) in routed {
             let change = changes[c]
             let normalizer = normalizers[documents[d].mappingIndex]!
+            documents[d].createdFrom = nil
             if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
             let baseline = documents[d].shadow
             if twoWay {
@@ -185,6 +188,7 @@ struct BatchProcessor: Sendable {
                 // the state is the image stamped, built without hashing its names again.
                 let image = normalizer.logicalImage(of: change)
                 documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
+                documents[d].createdFrom = image
                 documents[d].deltaCount += image.count
                 result.deltas += image.count
                 if keepsDeltas {
@@ -215,7 +219,8 @@ struct BatchProcessor: Sendable {
         for i in documents.indices where documents[i].reported {
             let change = Planner.DocumentChange(ref: documents[i].ref, before: documents[i].loaded, after: documents[i].working,
                                                 observed: documents[i].observed, observedIsFull: documents[i].observedIsFull,
-                                                observedDeleted: documents[i].observedDeleted, upserted: documents[i].upserted)
+                                                observedDeleted: documents[i].observedDeleted, upserted: documents[i].upserted,
+                                                createdFrom: documents[i].createdFrom)
             let written = documents[i].written
             planners[documents[i].mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
                                                               writesOf: { written[$0] ?? [:] }, to: &planned)

@@ -37,6 +37,10 @@ final class Planner: Sendable {
         /// The source reported the document present in this batch (before deleting it, when it
         /// ends deleted).
         var upserted = false
+        /// When the batch created the document from one image and changed nothing else: that
+        /// image, whose values are exactly `after`'s (the patch then shares it instead of
+        /// building the same dictionary again).
+        var createdFrom: [AttributeName: Value]? = nil
     }
 
     /// The patches for every target of the flow (and a write-back to `source` in two-way flows).
@@ -74,7 +78,7 @@ final class Planner: Sendable {
             switch (wasAlive, isAlive) {
             case (false, true):
                 let expected: [AttributeName: Value?]? = guardOn ? Dictionary(uniqueKeysWithValues: storeMapping.spec.keyAttributes.map { ($0, nil) }) : nil
-                out.append(plan(target, storeMapping, change.ref, .replace(content(after, storeMapping)), expected: expected,
+                out.append(plan(target, storeMapping, change.ref, .replace(content(after, storeMapping, createdFrom: change.createdFrom)), expected: expected,
                                 writes: record ? admitted(after.attributes) : [:]))
             case (true, true):
                 guard !changed.isEmpty else { continue }
@@ -187,7 +191,8 @@ final class Planner: Sendable {
     }
 
     /// The live, admitted values of an alive document in the store's names.
-    private func content(_ state: DocumentState, _ storeMapping: StoreMapping) -> [String: Value] {
+    private func content(_ state: DocumentState, _ storeMapping: StoreMapping, createdFrom: [AttributeName: Value]? = nil) -> [String: Value] {
+        if mapping.admitsEverything, storeMapping.keepsNames, let createdFrom { return createdFrom }
         if mapping.admitsEverything, storeMapping.keepsNames, !state.attributes.values.contains(where: { $0.value == nil }) {
             // Same names, nothing left out: the state's own layout, without hashing again.
             return state.attributes.mapValues { $0.value! }
