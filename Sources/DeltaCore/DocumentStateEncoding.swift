@@ -27,6 +27,10 @@ public enum DocumentStateEncoding {
         private var stamps: [Stamp] = []
         /// The attributes of the state being encoded, written before its stamp table is complete.
         private var body: [UInt8] = []
+        /// The storage positions of a small state's attributes, in the order of `sortedNames`.
+        private var slots: [Dictionary<AttributeName, AttributeState>.Index] = []
+        /// Up to this many attributes, names are matched by comparison rather than hashed.
+        static let smallState = 16
 
         public init() {}
 
@@ -38,7 +42,28 @@ public enum DocumentStateEncoding {
             ValueEncoding.appendVarint(UInt64(attributes.count), &body)
             let header = body.count
             var same = attributes.count == sortedNames.count
-            if same {
+            if same, attributes.count <= Self.smallState {
+                // Few names: each found in the previous order by comparing (no hashing); the
+                // same count and every name found means the same names.
+                slots.removeAll(keepingCapacity: true)
+                slots.append(contentsOf: repeatElement(attributes.endIndex, count: attributes.count))
+                var position = attributes.startIndex
+                while position != attributes.endIndex {
+                    let name = attributes.keys[position]
+                    guard let rank = sortedNames.firstIndex(of: name) else {
+                        same = false
+                        break
+                    }
+                    slots[rank] = position
+                    attributes.formIndex(after: &position)
+                }
+                if same {
+                    for position in slots {
+                        let (name, attribute) = attributes[position]
+                        append(name, attribute)
+                    }
+                }
+            } else if same {
                 // Same count and every name present: the same names, already in order.
                 for name in sortedNames {
                     guard let attribute = attributes[name] else {

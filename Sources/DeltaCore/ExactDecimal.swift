@@ -112,31 +112,40 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         case .finite: break
         }
         if exponent == 0 { return negative ? "-" + digits : digits }
-        let sign = negative ? "-" : ""
-        let count = digits.utf8.count
-        if exponent > 40 || (exponent < 0 && -(count + exponent) > 40) { return sign + scientific() }
         var out = [UInt8]()
-        out.reserveCapacity(count + abs(exponent) + 3)
+        out.reserveCapacity(digits.utf8.count + abs(exponent) + 3)
+        appendDescription(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the UTF-8 bytes of ``description`` to `out`, without making the string.
+    public func appendDescription(to out: inout [UInt8]) {
+        guard kind == .finite else {
+            out += description.utf8
+            return
+        }
         if negative { out.append(UInt8(ascii: "-")) }
-        if exponent >= 0 {
-            out += digits.utf8
-            for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
-        } else {
-            let point = count + exponent
-            if point > 0 {
-                var i = 0
-                for d in digits.utf8 {
-                    if i == point { out.append(UInt8(ascii: ".")) }
-                    out.append(d)
-                    i += 1
-                }
+        var digits = self.digits
+        digits.withUTF8 { digits in
+            let count = digits.count
+            if exponent > 40 || (exponent < 0 && -(count + exponent) > 40) {
+                out += scientific().utf8
+            } else if exponent >= 0 {
+                out.append(contentsOf: digits)
+                for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
             } else {
-                out += "0.".utf8
-                for _ in 0..<(-point) { out.append(UInt8(ascii: "0")) }
-                out += digits.utf8
+                let point = count + exponent
+                if point > 0 {
+                    out.append(contentsOf: digits[..<point])
+                    out.append(UInt8(ascii: "."))
+                    out.append(contentsOf: digits[point...])
+                } else {
+                    out += "0.".utf8
+                    for _ in 0..<(-point) { out.append(UInt8(ascii: "0")) }
+                    out.append(contentsOf: digits)
+                }
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private func scientific() -> String {

@@ -35,7 +35,17 @@ public enum ValueEncoding {
             appendUInt64(Value.canonicalBits(d), &out)
         case let .decimal(d):
             out.append(Tag.decimal.rawValue)
-            appendBytes(d.description.utf8, &out)
+            // Written in place behind a one-byte length (a varint below 128), without the string.
+            let start = out.count
+            out.append(0)
+            d.appendDescription(to: &out)
+            let length = out.count - start - 1
+            if length < 0x80 {
+                out[start] = UInt8(length)
+            } else {
+                out.removeSubrange(start...)
+                appendBytes(d.description.utf8, &out)
+            }
         case let .string(s):
             out.append(Tag.string.rawValue)
             appendString(s, &out)

@@ -8,8 +8,10 @@ import Testing
     /// A random state over a few shapes, so consecutive states often share names (the encoder's
     /// reuse) and sometimes differ by one name or by count.
     static func state(_ rng: inout SplitMix64) -> DocumentState {
+        // Wide shapes too: past `Encoder.smallState` names the encoder looks names up by hash.
+        let wide = (0..<20).map { "column \($0)" }
         let shapes: [[String]] = [["id", "name", "qty", "price"], ["id", "name", "qty", "tags"], ["id", "name", "qty"],
-                                  ["é", "e", "Z", "a", "ab", "aa", ""]]
+                                  ["é", "e", "Z", "a", "ab", "aa", ""], wide, wide.dropLast() + ["a longer column name than fifteen bytes"]]
         var names = rng.pick(shapes)
         names = rng.shuffled(names)
         var attributes = [AttributeName: AttributeState]()

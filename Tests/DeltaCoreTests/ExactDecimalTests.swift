@@ -172,8 +172,14 @@ private struct SmallDecimal {
             let d = try #require(ExactDecimal(text), "\(c.replay): \(text)")
             let back = try #require(ExactDecimal(d.description), "\(c.replay): description \(d.description) of \(text) does not parse")
             try #require(back == d && back.description == d.description, "\(c.replay): \(text) → \(d.description) → \(back.description)")
-            // Through the canonical value encoding as well.
-            let v = try #require(try? ValueEncoding.decode(ValueEncoding.encode(.decimal(d))), "\(c.replay): encoding of \(text) does not decode")
+            // Through the canonical value encoding as well: its tag, the description's length
+            // as a varint (past 127 bytes, two), then the description, as ledgers hold them.
+            let encoded = ValueEncoding.encode(.decimal(d))
+            let description = Array(d.description.utf8)
+            let length: [UInt8] = description.count < 0x80 ? [UInt8(description.count)]
+                : [UInt8(description.count & 0x7F) | 0x80, UInt8(description.count >> 7)]
+            try #require(encoded == [5] + length + description, "\(c.replay): \(text) encodes as \(encoded)")
+            let v = try #require(try? ValueEncoding.decode(encoded), "\(c.replay): encoding of \(text) does not decode")
             try #require(v == .decimal(d), "\(c.replay)")
         }
     }
@@ -186,6 +192,7 @@ private struct SmallDecimal {
         let d = try #require(ExactDecimal(input), "\(input) is accepted on input")
         #expect(ExactDecimal(d.description) == d, "description \(d.description) of \(input) must parse back")
         #expect(throws: Never.self, "encoding of \(input) must decode") { try ValueEncoding.decode(ValueEncoding.encode(.decimal(d))) }
+        #expect(Array(ValueEncoding.encode(.decimal(d)).dropFirst(2)) == Array(d.description.utf8))
     }
 
     @Test func specialValues() throws {
