@@ -23,6 +23,22 @@ final class PostgresChangeDecoder: @unchecked Sendable {
         var table: PostgresTableName
         var names: [String]
         var types: [PostgresColumnType]
+        /// Every column null: a row image starts as a copy of it and is filled by `positions`
+        /// (the storage position of each column's name), so no row hashes a name. Nil when
+        /// names repeat.
+        var template: [String: Value]?
+        var positions: [Dictionary<String, Value>.Index]
+
+        init(spec: CollectionSpec?, table: PostgresTableName, names: [String], types: [PostgresColumnType]) {
+            self.spec = spec
+            self.table = table
+            self.names = names
+            self.types = types
+            var template = [String: Value](minimumCapacity: names.count)
+            for name in names { template[name] = .null }
+            positions = names.map { template.index(forKey: $0)! }
+            self.template = template.count == names.count ? template : nil
+        }
     }
 
     init(config: PostgresStoreConfig, collections: [CollectionSpec]) {
@@ -114,9 +130,24 @@ final class PostgresChangeDecoder: @unchecked Sendable {
 
     /// A row image: column → value, with unchanged TOAST columns listed apart.
     private func image(_ tuple: PgTupleData, _ plan: Plan) throws -> ([String: Value], Set<String>) {
-        var attributes = [String: Value](minimumCapacity: plan.names.count)
+        let columns = try columns(tuple, plan)
         var unchanged = Set<String>()
-        for (i, column) in try columns(tuple, plan).enumerated() {
+        if let template = plan.template {
+            var attributes = template
+            for (i, column) in columns.enumerated() {
+                switch column {
+                case .null: break
+                case .unchangedToast: unchanged.insert(plan.names[i])
+                case let .text(bytes): attributes.values[plan.positions[i]] = decode(String(decoding: bytes, as: UTF8.self), plan, i)
+                case .binary: throw ConnectorError(.permanent, "\(config.label): binary column data in the stream (the connector asks for text)")
+                }
+            }
+            // Removed last: a removal may move the other names, and positions would no longer hold.
+            for name in unchanged { attributes[name] = nil }
+            return (attributes, unchanged)
+        }
+        var attributes = [String: Value](minimumCapacity: plan.names.count)
+        for (i, column) in columns.enumerated() {
             let name = plan.names[i]
             switch column {
             case .null: attributes[name] = .null

@@ -144,20 +144,30 @@ public final class PostgresSnapshotReader: SnapshotReader {
                 }
             }
             let keyIndexes = keys.compactMap { names.firstIndex(of: $0) }
+            // Every row has the same names: each row's attributes start as a copy of one
+            // template and are filled by position, so no row hashes a name.
+            var template = [String: Value](minimumCapacity: names.count)
+            for name in names { template[name] = .null }
+            let positions = names.map { template.index(forKey: $0)! }
+            let distinct = template.count == names.count
             var rows: [RowChange] = []
             rows.reserveCapacity(result.rowCount)
             for row in 0..<result.rowCount {
-                var attributes = [String: Value](minimumCapacity: names.count)
+                var attributes = template
                 for i in 0..<names.count {
                     guard let text = result.value(row, i) else {
-                        attributes[names[i]] = .null
+                        if !distinct { attributes[names[i]] = .null }
                         continue
                     }
                     let decoded = types[i].decode(text)
                     if decoded.isFallback, warned.insert(names[i]).inserted {
                         config.warn("\(config.label): column \(schema.table).\(names[i]): type \(types[i].displayName) is not mapped or a value did not parse; its values are read as text")
                     }
-                    attributes[names[i]] = decoded.value
+                    if distinct {
+                        attributes.values[positions[i]] = decoded.value
+                    } else {
+                        attributes[names[i]] = decoded.value
+                    }
                 }
                 rows.append(RowChange(collection: collection.name, operation: .upsert, attributes: attributes, image: .full))
             }
