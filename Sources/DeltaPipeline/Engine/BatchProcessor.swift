@@ -122,30 +122,35 @@ struct BatchProcessor: Sendable {
         let matchEchoes = sinks[source] != nil
 
         // 1. Route changes to their collection mapping and document.
-        var documents = [Document]()
         var documentIndex = [DocumentRef: Int](minimumCapacity: changes.count)
         var routed = [(change: Int, document: Int)]()
         routed.reserveCapacity(changes.count)
         var deadLetters = [DeadLetter]()
-        for (c, change) in changes.enumerated() {
-            guard let index = mappingByCollection[change.collection], let normalizer = normalizers[index] else { continue }
-            guard let key = normalizer.key(of: change) else {
-                deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: normalizer.mapping.namespace.name, key: "",
-                                              reason: "change in \(change.collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
-                                              payload: String(describing: change.attributes), createdAt: now))
-                continue
+        var documents = [Document]()
+        documents.reserveCapacity(changes.count)
+        // Through the buffer: a change is read in place, not copied.
+        changes.withUnsafeBufferPointer { changes in
+            for c in changes.indices {
+                let change = changes[c]
+                guard let index = mappingByCollection[change.collection], let normalizer = normalizers[index] else { continue }
+                guard let key = normalizer.key(of: change) else {
+                    deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: normalizer.mapping.namespace.name, key: "",
+                                                  reason: "change in \(change.collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
+                                                  payload: String(describing: change.attributes), createdAt: now))
+                    continue
+                }
+                let ref = DocumentRef(normalizer.mapping.namespace, key)
+                let d: Int
+                if let existing = documentIndex[ref] {
+                    d = existing
+                } else {
+                    d = documents.count
+                    documentIndex[ref] = d
+                    documents.append(Document(ref: ref, mappingIndex: index))
+                }
+                if change.isEcho || (change.matchEchoes && matchEchoes) { documents[d].mayBeEcho = true }
+                routed.append((c, d))
             }
-            let ref = DocumentRef(normalizer.mapping.namespace, key)
-            let d: Int
-            if let existing = documentIndex[ref] {
-                d = existing
-            } else {
-                d = documents.count
-                documentIndex[ref] = d
-                documents.append(Document(ref: ref, mappingIndex: index))
-            }
-            if change.isEcho || (change.matchEchoes && matchEchoes) { documents[d].mayBeEcho = true }
-            routed.append((c, d))
         }
 
         // 2. Read the ledger's state of every document in the batch.
@@ -156,61 +161,63 @@ struct BatchProcessor: Sendable {
         if keepsDeltas { deltas.reserveCapacity(routed.count * 2) }
         var scratch = [Delta.Change]()
         var maxCommitTime: Int64?
-        for (c, d) in routed {
-            let change = changes[c]
-            let normalizer = normalizers[documents[d].mappingIndex]!
-            documents[d].createdFrom = nil
-            if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
-            let baseline = documents[d].shadow
-            if twoWay {
-                documents[d].shadow = normalizer.image(after: change, previous: baseline)
-                documents[d].shadowed = true
-            }
-            let isEcho = change.isEcho
-                || (change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(change, state: documents[d].working, written: documents[d].written[source]))
-            if isEcho {
-                // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
-                // this store are stamped after what the bridge wrote here.
-                if let newest = documents[d].written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
-                // What the store now holds, for the write-back check below.
-                if twoWay { observe(&documents[d], change, normalizer) }
-                continue
-            }
-            let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: change), now: now)
-            if issued.clamped {
-                result.clamped += 1
-                logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
-                               metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
-            }
-            if change.operation == .upsert { documents[d].upserted = true }
-            if baseline == nil, change.operation == .upsert, documents[d].working.isEmpty {
-                // A document the ledger has never seen: every attribute of the image is set, so
-                // the state is the image stamped, built without hashing its names again.
-                let image = normalizer.logicalImage(of: change)
-                documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
-                documents[d].createdFrom = image
-                documents[d].deltaCount += image.count
-                result.deltas += image.count
-                if keepsDeltas {
-                    let ref = documents[d].ref
-                    for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
+        changes.withUnsafeBufferPointer { changes in
+            for (c, d) in routed {
+                let change = changes[c]
+                let normalizer = normalizers[documents[d].mappingIndex]!
+                documents[d].createdFrom = nil
+                if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+                let baseline = documents[d].shadow
+                if twoWay {
+                    documents[d].shadow = normalizer.image(after: change, previous: baseline)
+                    documents[d].shadowed = true
+                }
+                let isEcho = change.isEcho
+                    || (change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(change, state: documents[d].working, written: documents[d].written[source]))
+                if isEcho {
+                    // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
+                    // this store are stamped after what the bridge wrote here.
+                    if let newest = documents[d].written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
+                    // What the store now holds, for the write-back check below.
+                    if twoWay { observe(&documents[d], change, normalizer) }
+                    continue
+                }
+                let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: change), now: now)
+                if issued.clamped {
+                    result.clamped += 1
+                    logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
+                                   metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
+                }
+                if change.operation == .upsert { documents[d].upserted = true }
+                if baseline == nil, change.operation == .upsert, documents[d].working.isEmpty {
+                    // A document the ledger has never seen: every attribute of the image is set, so
+                    // the state is the image stamped, built without hashing its names again.
+                    let image = normalizer.logicalImage(of: change)
+                    documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
+                    documents[d].createdFrom = image
+                    documents[d].deltaCount += image.count
+                    result.deltas += image.count
+                    if keepsDeltas {
+                        let ref = documents[d].ref
+                        for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
+                    }
+                    observe(&documents[d], change, normalizer)
+                    continue
+                }
+                scratch.removeAll(keepingCapacity: true)
+                normalizer.appendChanges(for: change, state: documents[d].working, baseline: baseline, to: &scratch)
+                if !scratch.isEmpty {
+                    if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(scratch.count) }
+                    for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &documents[d].working) }
+                    documents[d].deltaCount += scratch.count
+                    result.deltas += scratch.count
+                    if keepsDeltas {
+                        let ref = documents[d].ref
+                        for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
+                    }
                 }
                 observe(&documents[d], change, normalizer)
-                continue
             }
-            scratch.removeAll(keepingCapacity: true)
-            normalizer.appendChanges(for: change, state: documents[d].working, baseline: baseline, to: &scratch)
-            if !scratch.isEmpty {
-                if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(scratch.count) }
-                for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &documents[d].working) }
-                documents[d].deltaCount += scratch.count
-                result.deltas += scratch.count
-                if keepsDeltas {
-                    let ref = documents[d].ref
-                    for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
-                }
-            }
-            observe(&documents[d], change, normalizer)
         }
 
         // 4. Plan the patches of every target (and write-backs to the source in two-way flows).

@@ -20,9 +20,18 @@ final class Planner: Sendable {
     let flow: FlowConfig
     let mapping: CollectionMapping
 
+    /// Per store of the mapping: its key attributes, each null, and their storage positions.
+    private let keyTemplates: [(store: StoreID, template: [String: Value], positions: [Dictionary<String, Value>.Index])]
+
     init(flow: FlowConfig, mapping: CollectionMapping) {
         self.flow = flow
         self.mapping = mapping
+        keyTemplates = mapping.stores.compactMap { store, storeMapping in
+            var template = [String: Value]()
+            for name in storeMapping.spec.keyAttributes { template[name] = .null }
+            guard template.count == storeMapping.spec.keyAttributes.count else { return nil }
+            return (store, template, storeMapping.spec.keyAttributes.map { template.index(forKey: $0)! })
+        }
     }
 
     /// What one batch did to one document, as the planner needs it.
@@ -99,14 +108,14 @@ final class Planner: Sendable {
                     if record { records[name] = a }
                 }
                 // The row must still exist: a target that deleted it has that delete in flight.
-                if guardOn { for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v } }
+                if guardOn { for (k, v) in keyValues(target, storeMapping, change.ref) { expected[k] = v } }
                 out.append(plan(target, storeMapping, change.ref, .upsert(set: set, unset: unset.sorted()), expected: guardOn ? expected : nil, writes: records))
             case (true, false):
                 var expected = [String: Value?]()
                 for (name, a) in before.attributes where a.value != nil && mapping.admits(name) {
                     expected[storeMapping.storeName(name)] = believed(name)
                 }
-                for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
+                for (k, v) in keyValues(target, storeMapping, change.ref) { expected[k] = v }
                 var p = plan(target, storeMapping, change.ref, .delete, expected: guardOn ? expected : nil, writes: [:])
                 if record, let tomb = after.tombstone {
                     p.writes.append(WriteRecord(store: target, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
@@ -122,7 +131,7 @@ final class Planner: Sendable {
                 if guardOn {
                     var created = [String: Value?]()
                     for (name, a) in after.attributes where a.value != nil && mapping.admits(name) { created[storeMapping.storeName(name)] = a.value }
-                    for (k, v) in keyValues(storeMapping, change.ref) { created[k] = v }
+                    for (k, v) in keyValues(target, storeMapping, change.ref) { created[k] = v }
                     expected = created
                 }
                 out.append(plan(target, storeMapping, change.ref, .delete, expected: expected, writes: [:]))
@@ -147,7 +156,7 @@ final class Planner: Sendable {
         guard let observed = change.observed else { return nil }
         if !after.isAlive {
             var expected = Dictionary(uniqueKeysWithValues: observed.map { (storeMapping.storeName($0.key), Value?.some($0.value)) })
-            for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
+            for (k, v) in keyValues(source, storeMapping, change.ref) { expected[k] = v }
             var p = plan(source, storeMapping, change.ref, .delete, expected: expected, writes: [:])
             if let tomb = after.tombstone {
                 p.writes.append(WriteRecord(store: source, namespace: change.ref.namespace, key: change.ref.key, attribute: "", value: nil, stamp: tomb))
@@ -177,12 +186,18 @@ final class Planner: Sendable {
             records[name] = winner
         }
         guard !set.isEmpty || !unset.isEmpty else { return nil }
-        for (k, v) in keyValues(storeMapping, change.ref) { expected[k] = v }
+        for (k, v) in keyValues(source, storeMapping, change.ref) { expected[k] = v }
         return plan(source, storeMapping, change.ref, .upsert(set: set, unset: unset), expected: expected, writes: records)
     }
 
     /// The document's key in the store's key attributes.
-    private func keyValues(_ storeMapping: StoreMapping, _ ref: DocumentRef) -> [String: Value] {
+    private func keyValues(_ store: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef) -> [String: Value] {
+        if let t = keyTemplates.first(where: { $0.store == store }), t.positions.count == ref.key.components.count {
+            // A copy of the store's template, filled by position (no key name hashed per patch).
+            var key = t.template
+            for (position, value) in zip(t.positions, ref.key.components) { key.values[position] = value }
+            return key
+        }
         var key = [String: Value](minimumCapacity: storeMapping.spec.keyAttributes.count)
         for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
             key[name] = ref.key.components[i]
@@ -211,7 +226,7 @@ final class Planner: Sendable {
 
     private func plan(_ target: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef, _ action: DocumentPatch.Action,
                       expected: [String: Value?]?, writes: [AttributeName: AttributeState]) -> PlannedPatch {
-        let key = keyValues(storeMapping, ref)
+        let key = keyValues(target, storeMapping, ref)
         let patch = DocumentPatch(collection: storeMapping.spec.name, key: key, action: action, expected: expected)
         let records = writes.map { name, a in
             WriteRecord(store: target, namespace: ref.namespace, key: ref.key, attribute: name, value: a.value, stamp: a.stamp)
