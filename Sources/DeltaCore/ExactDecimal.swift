@@ -29,6 +29,13 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Parses the same texts as ``init(_:)`` given as UTF-8 bytes (a driver's buffer), without
+    /// making a string of them.
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard let parsed = ExactDecimal.parse(bytes) else { return nil }
+        self = parsed
+    }
+
     /// The parser behind ``init(_:)``, over UTF-8 bytes.
     private static func parse(_ all: some RandomAccessCollection<UInt8>) -> ExactDecimal? {
         var s = all[...]

@@ -203,3 +203,52 @@ import DeltaCore
         }
     }
 }
+
+/// The snapshot and the stream decode values from the driver's bytes; for the types parsed
+/// without a string (integers, numeric, timestamps, booleans, JSON), that must give exactly what
+/// decoding the text does, odd spellings included.
+@Suite struct ByteDecodingTests {
+    typealias T = PostgresTypeOID
+
+    private func check(_ text: String, _ oid: UInt32, sourceLocation: SourceLocation = #_sourceLocation) {
+        let type = PostgresColumnType(oid: oid, kind: .mapped(oid), castName: "x")
+        let fromBytes = Array(text.utf8).withUnsafeBufferPointer { type.decode(utf8: $0) }
+        #expect(fromBytes == type.decode(text), "\(text) as oid \(oid)", sourceLocation: sourceLocation)
+    }
+
+    @Test func fixedSpellingsMatchTheTextDecoding() {
+        let cases: [(UInt32, [String])] = [
+            (T.int2, ["0", "-0", "-32768", "32767", "+5", " 5", "5 ", "", "-", "1-", "12abc", "٣"]),
+            (T.int4, ["2147483647", "-2147483648", "007", "1e3"]),
+            (T.int8, ["9223372036854775807", "-9223372036854775808", "9223372036854775808", "123456789012345678",
+                      "1234567890123456789", "-999999999999999999", "99999999999999999999"]),
+            (T.oid, ["4294967295"]),
+            (T.numeric, ["1234.500", "-0.000", "NaN", "Infinity", "-Infinity", "1e5", " 1", "1.2.3", "", "-123456789012345678901234567890.123456"]),
+            (T.timestamptz, ["2024-03-01 12:00:00+00", "2024-03-01 12:00:00.123456+05:30", "infinity", "-infinity",
+                             "0001-01-01 00:00:00+00 BC", "2024-13-01 00:00:00+00", "garbage", ""]),
+            (T.timestamp, ["2024-03-01 12:00:00", "1999-12-31 23:59:59.999999", "infinity"]),
+            (T.bool, ["t", "f", "true", "", "tt"]),
+            (T.jsonb, [#"["a", 3]"#, #"{"k": {"n": [1.5, null, true]}}"#, "12", #""é""#, "[1,", ""]),
+            (T.json, [#"{"b": 1, "a": 2}"#, "  [ ]  "]),
+            (T.text, ["plain", ""]),
+            (T.float8, ["1.5", "NaN"]),
+        ]
+        for (oid, texts) in cases {
+            for text in texts { check(text, oid) }
+        }
+    }
+
+    @Test func randomIntegersMatchTheTextDecoding() {
+        var rng = SplitMix(seed: 0x1D)
+        for _ in 0..<5000 {
+            let digits = Int(rng.next() % 21) + 1
+            var text = (0..<digits).map { _ in String(rng.next() % 10) }.joined()
+            switch rng.next() % 4 {
+            case 0: text = "-" + text
+            case 1: text = "+" + text
+            default: break
+            }
+            check(text, T.int8)
+        }
+    }
+}

@@ -138,7 +138,7 @@ final class PostgresChangeDecoder: @unchecked Sendable {
                 switch column {
                 case .null: break
                 case .unchangedToast: unchanged.insert(plan.names[i])
-                case let .text(bytes): attributes.values[plan.positions[i]] = decode(String(decoding: bytes, as: UTF8.self), plan, i)
+                case let .text(bytes): attributes.values[plan.positions[i]] = decode(bytes, plan, i)
                 case .binary: throw ConnectorError(.permanent, "\(config.label): binary column data in the stream (the connector asks for text)")
                 }
             }
@@ -152,7 +152,7 @@ final class PostgresChangeDecoder: @unchecked Sendable {
             switch column {
             case .null: attributes[name] = .null
             case .unchangedToast: unchanged.insert(name)
-            case let .text(bytes): attributes[name] = decode(String(decoding: bytes, as: UTF8.self), plan, i)
+            case let .text(bytes): attributes[name] = decode(bytes, plan, i)
             case .binary: throw ConnectorError(.permanent, "\(config.label): binary column data in the stream (the connector asks for text)")
             }
         }
@@ -165,14 +165,14 @@ final class PostgresChangeDecoder: @unchecked Sendable {
         var out = [String: Value]()
         for key in spec.keyAttributes {
             guard let i = plan.names.firstIndex(of: key), case let .text(bytes) = cols[i] else { continue }
-            out[key] = decode(String(decoding: bytes, as: UTF8.self), plan, i)
+            out[key] = decode(bytes, plan, i)
         }
         return out
     }
 
-    private func decode(_ text: String, _ plan: Plan, _ index: Int) -> Value {
+    private func decode(_ bytes: [UInt8], _ plan: Plan, _ index: Int) -> Value {
         let type = plan.types[index]
-        let decoded = type.decode(text)
+        let decoded = bytes.withUnsafeBufferPointer { type.decode(utf8: $0) }
         if decoded.isFallback {
             let column = "\(plan.table).\(plan.names[index])"
             if warned.insert(column).inserted {

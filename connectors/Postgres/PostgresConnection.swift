@@ -80,6 +80,14 @@ final class PGResult: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the bytes of one value (nil for NULL), valid only during the call.
+    func withValue<T>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) -> T) -> T {
+        if PQgetisnull(handle, Int32(row), Int32(column)) != 0 { return body(nil) }
+        guard let p = PQgetvalue(handle, Int32(row), Int32(column)) else { return body(nil) }
+        let length = Int(PQgetlength(handle, Int32(row), Int32(column)))
+        return p.withMemoryRebound(to: UInt8.self, capacity: length) { body(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
     /// Rows an INSERT/UPDATE/DELETE affected (`PQcmdTuples`), 0 when not reported.
     var affectedRows: Int {
         guard let p = PQcmdTuples(handle) else { return 0 }

@@ -42,6 +42,15 @@ public struct PostgresColumnType: Sendable, Equatable {
         }
     }
 
+    /// ``decode(_:)`` of the text given as UTF-8 bytes: numbers, timestamps, booleans and JSON
+    /// of mapped columns are parsed from the bytes, without making a string of them first.
+    public func decode(utf8 bytes: UnsafeBufferPointer<UInt8>) -> PgDecodedValue {
+        if case let .mapped(oid) = kind, let value = PostgresValueMapping.decodeWithoutString(bytes, typeOID: oid) {
+            return PgDecodedValue(value)
+        }
+        return decode(String(decoding: bytes, as: UTF8.self))
+    }
+
     /// The text parameter for `value` (nil = NULL), or why the column cannot hold it.
     ///
     /// Values that stores without the type deliver as text or numbers (SQLite's numeric text,

@@ -155,11 +155,10 @@ public final class PostgresSnapshotReader: SnapshotReader {
             for row in 0..<result.rowCount {
                 var attributes = template
                 for i in 0..<names.count {
-                    guard let text = result.value(row, i) else {
+                    guard let decoded = result.withValue(row, i, { $0.map(types[i].decode(utf8:)) }) else {
                         if !distinct { attributes[names[i]] = .null }
                         continue
                     }
-                    let decoded = types[i].decode(text)
                     if decoded.isFallback, warned.insert(names[i]).inserted {
                         config.warn("\(config.label): column \(schema.table).\(names[i]): type \(types[i].displayName) is not mapped or a value did not parse; its values are read as text")
                     }

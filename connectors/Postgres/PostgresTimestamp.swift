@@ -25,7 +25,8 @@ public enum PostgresTimestamp {
         return string.withUTF8 { parse(bytes: $0) }
     }
 
-    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    /// ``parse(_:)`` of UTF-8 bytes (a result's or a tuple's buffer).
+    static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         if let first = bytes.first, first > UInt8(ascii: "9") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
             switch String(decoding: bytes, as: UTF8.self) {
             case "infinity", "+infinity": return Int64.max

@@ -54,6 +54,46 @@ public enum PostgresValueMapping {
                                                                  : PgDecodedValue(value, isFallback: fallback)
     }
 
+    /// The value of a mapped scalar type's text given as UTF-8 bytes, for the types whose text
+    /// parses without making a string first: exactly what ``decode(_:typeOID:)`` gives for
+    /// them. nil means "decode the text as a string" (other types, and texts these fast paths
+    /// leave to the general parsers, such as `+5`).
+    static func decodeWithoutString(_ bytes: UnsafeBufferPointer<UInt8>, typeOID oid: UInt32) -> Value? {
+        typealias T = PostgresTypeOID
+        switch oid {
+        case T.int2, T.int4, T.int8, T.oid:
+            return plainInteger(bytes).map(Value.int)
+        case T.numeric:
+            return ExactDecimal(utf8: bytes).map(Value.decimal)
+        case T.timestamp, T.timestamptz:
+            return PostgresTimestamp.parse(bytes: bytes).map(Value.timestamp)
+        case T.json, T.jsonb:
+            return try? JSONCodec.parse(bytes: Array(bytes))
+        case T.bool:
+            guard bytes.count == 1 else { return nil }
+            return bytes[0] == UInt8(ascii: "t") ? .bool(true) : (bytes[0] == UInt8(ascii: "f") ? .bool(false) : nil)
+        default:
+            return nil
+        }
+    }
+
+    /// `-?[0-9]{1,18}`, the integers PostgreSQL prints (longer ones are left to `Int64(_:)`).
+    private static func plainInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { i = 1 }
+        let digits = bytes.count - i
+        guard digits > 0, digits <= 18 else { return nil }
+        var n: Int64 = 0
+        while i < bytes.count {
+            let d = bytes[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            n = n &* 10 &+ Int64(d)
+            i += 1
+        }
+        return negative ? -n : n
+    }
+
     private static func decodeScalar(_ text: String, _ oid: UInt32) -> Value? {
         typealias T = PostgresTypeOID
         switch oid {
