@@ -310,8 +310,20 @@ final class PGConnection: @unchecked Sendable {
 
     // MARK: COPY FROM STDIN
 
-    /// Runs `COPY … FROM STDIN` (`sql`) and sends `data` (COPY text format) as its input.
+    /// Runs `COPY … FROM STDIN` (`sql`) and sends `data` (in the format `sql` names) as its input.
     func copyIn(_ sql: String, data: [UInt8]) throws(PostgresServerError) {
+        try startCopyIn(sql)
+        let failed: PostgresServerError? = data.withUnsafeBufferPointer { buffer in
+            do throws(PostgresServerError) { try putCopyData(buffer) } catch { return error }
+            return nil
+        }
+        if let failed { throw failed }
+        try endCopyIn()
+    }
+
+    /// Starts `COPY … FROM STDIN` (`sql`): the connection then takes only ``putCopyData(_:)``
+    /// until ``endCopyIn()``. The server inserts rows as their data arrives.
+    func startCopyIn(_ sql: String) throws(PostgresServerError) {
         let conn = try liveHandle()
         guard let started = sql.withCString({ PQexec(conn, $0) }) else { throw lostError(conn) }
         let status = PQresultStatus(started)
@@ -321,11 +333,20 @@ final class PGConnection: @unchecked Sendable {
             throw PostgresServerError(sqlState: "", message: "the server did not start COPY FROM STDIN for `\(sql.prefix(80))`")
         }
         PQclear(started)
-        let sent = data.withUnsafeBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress, buffer.count > 0 else { return 1 }
-            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { PQputCopyData(conn, $0, Int32(buffer.count)) }
-        }
-        guard sent == 1, PQputCopyEnd(conn, nil) == 1 else { throw lostError(conn) }
+    }
+
+    /// Sends data of the COPY in progress (libpq sends it on as its buffer fills).
+    func putCopyData(_ buffer: UnsafeBufferPointer<UInt8>) throws(PostgresServerError) {
+        let conn = try liveHandle()
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        let sent = base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { PQputCopyData(conn, $0, Int32(buffer.count)) }
+        guard sent == 1 else { throw lostError(conn) }
+    }
+
+    /// Ends the COPY in progress and waits for its result: the server's error if it refused a row.
+    func endCopyIn() throws(PostgresServerError) {
+        let conn = try liveHandle()
+        guard PQputCopyEnd(conn, nil) == 1 else { throw lostError(conn) }
         var failure: PostgresServerError?
         while let result = PQgetResult(conn) {
             let s = PQresultStatus(result)

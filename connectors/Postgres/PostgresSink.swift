@@ -268,31 +268,124 @@ public final class PostgresSink: SinkConnector {
             var missingColumn = false
         }
 
+        /// A COPY straight into a table that planning feeds as it goes: the server inserts the
+        /// batch's first rows while the rest are planned. Holds every row sent, for the staging
+        /// path should the table already hold one of their keys.
+        private struct StreamedCopy {
+            let shape: GroupShape
+            /// The table's and columns' entry in ``stagedBeforeDirect``.
+            let target: String
+            var rows: [Planned] = []
+            var data: [UInt8] = State.binaryCopyHeader
+            /// How much of `data` libpq has been given.
+            var sent = 0
+        }
+
+        /// The server refused to start the batch's streamed COPY: the batch is not streamed.
+        private var streamRefused = false
+
+        /// Bytes gathered before they are handed to libpq (which sends them as its buffer fills).
+        static let streamedChunk = 1 << 16
+
+        /// Sends `p` through the batch's streamed COPY, starting one for an unconditional binary
+        /// upsert when none is open; false when `p` must take the grouped path instead.
+        private func stream(_ p: Planned, _ copy: inout StreamedCopy?, _ conn: PGConnection) throws -> Bool {
+            guard let row = p.binary, p.patch.expected == nil, p.patch.action != .delete else { return false }
+            if copy == nil {
+                guard !streamRefused else { return false }
+                let table = PostgresSQL.table(p.schema.table)
+                let columnList = (p.keyNames + p.columns).map(PostgresSQL.ident).joined(separator: ", ")
+                let target = table + " " + columnList
+                // Tables where keys were found lately, or without a key to write by, take the
+                // grouped path (which stages them, or names the missing key).
+                guard (stagedBeforeDirect[target] ?? 0) == 0, p.schema.isUniqueKey(p.keyNames) else { return false }
+                try conn.exec("SAVEPOINT deltabridge_copy")
+                let refused: PostgresServerError?
+                do throws(PostgresServerError) {
+                    try conn.startCopyIn("COPY \(table) (\(columnList)) FROM STDIN (FORMAT binary)")
+                    refused = nil
+                } catch {
+                    refused = error
+                }
+                if let refused {
+                    guard isPatchLevel(refused) else { throw refused }
+                    // The grouped path meets the refusal again and finds the rows it concerns;
+                    // the rest of the batch is not streamed.
+                    try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_copy; RELEASE SAVEPOINT deltabridge_copy")
+                    streamRefused = true
+                    return false
+                }
+                copy = StreamedCopy(shape: GroupShape(p, delete: false), target: target)
+            }
+            guard var open = copy, open.rows.count < Self.rowsPerCopy, open.shape == GroupShape(p, delete: false) else { return false }
+            copy = nil
+            PostgresBinaryField.appendUInt16(UInt16(p.keyNames.count + p.columns.count), &open.data)
+            open.data.append(contentsOf: row)
+            open.rows.append(p)
+            if open.data.count - open.sent >= Self.streamedChunk { try flush(&open, conn) }
+            copy = open
+            return true
+        }
+
+        private func flush(_ copy: inout StreamedCopy, _ conn: PGConnection) throws {
+            let from = copy.sent
+            let failed: PostgresServerError? = copy.data.withUnsafeBufferPointer { buffer in
+                do throws(PostgresServerError) { try conn.putCopyData(UnsafeBufferPointer(rebasing: buffer[from...])) } catch { return error }
+                return nil
+            }
+            if let failed { throw failed }
+            copy.sent = copy.data.count
+        }
+
+        /// Ends the streamed COPY. Its rows are in unless the server refused one: they then go
+        /// back to `planned`, for the grouped path — the staging table when a key existed, else
+        /// the statement again and row by row.
+        private func finish(_ copy: inout StreamedCopy?, _ planned: inout [Planned], _ conn: PGConnection) throws {
+            guard var open = copy else { return }
+            copy = nil
+            open.data.append(contentsOf: [0xFF, 0xFF])
+            do {
+                try flush(&open, conn)
+                try conn.endCopyIn()
+                try conn.exec("RELEASE SAVEPOINT deltabridge_copy")
+            } catch let error as PostgresServerError where isPatchLevel(error) {
+                try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_copy; RELEASE SAVEPOINT deltabridge_copy")
+                if error.sqlState == "23505" { stagedBeforeDirect[open.target] = Self.stagedGroupsAfterConflict }
+                planned += open.rows
+            }
+        }
+
         func apply(_ patches: [DocumentPatch]) throws -> [PatchResult] {
             let conn = try connection()
             var results = [PatchResult](repeating: .applied, count: patches.count)
             var planned: [Planned] = []
             var reloaded = Set<String>()
-            for (i, patch) in patches.enumerated() {
-                let shape = try self.shape(patch.collection, conn)
-                do throws(Rejection) {
-                    planned.append(try plan(i, patch, shape))
-                } catch where error.missingColumn && !reloaded.contains(patch.collection) {
-                    // A column the cached shape lacks may have been added since: read the table
-                    // again (once per batch) and plan the patch on it.
-                    reloaded.insert(patch.collection)
-                    let fresh = try self.shape(patch.collection, conn, reload: true)
-                    do throws(Rejection) {
-                        planned.append(try plan(i, patch, fresh))
-                    } catch {
-                        results[i] = .rejected(error.reason)
-                    }
-                } catch {
-                    results[i] = .rejected(error.reason)
-                }
-            }
+            // Large batches stream their first group's rows to the server while planning.
+            var copy: StreamedCopy?
+            let streams = patches.count >= Self.copyThreshold
+            streamRefused = false
             do {
                 try begin(conn)
+                for (i, patch) in patches.enumerated() {
+                    // Reading a table's shape needs the connection: no COPY may be open then.
+                    if schemas[patch.collection] == nil { try finish(&copy, &planned, conn) }
+                    var outcome = planOutcome(i, patch, try self.shape(patch.collection, conn))
+                    if case let .failure(error) = outcome, error.missingColumn, !reloaded.contains(patch.collection) {
+                        // A column the cached shape lacks may have been added since: read the
+                        // table again (once per batch) and plan the patch on it.
+                        reloaded.insert(patch.collection)
+                        try finish(&copy, &planned, conn)
+                        outcome = planOutcome(i, patch, try self.shape(patch.collection, conn, reload: true))
+                    }
+                    switch outcome {
+                    case let .failure(error):
+                        results[i] = .rejected(error.reason)
+                    case let .success(p):
+                        if streams, try stream(p, &copy, conn) { continue }
+                        planned.append(p)
+                    }
+                }
+                try finish(&copy, &planned, conn)
                 var upserts = Groups()
                 var deletes = Groups()
                 var conditional: [Planned] = []
@@ -380,6 +473,14 @@ public final class PostgresSink: SinkConnector {
 
         private func originPrivilege(_ error: PostgresServerError) -> ConnectorError {
             ConnectorError(.permanent, "\(config.label): the bridge's role may not use replication origins (\(error.message)), which mark its own writes — use a superuser, or GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), pg_replication_origin_session_setup(text), pg_replication_origin_session_reset(), pg_replication_origin_xact_setup(pg_lsn, timestamptz) TO the bridge's role")
+        }
+
+        private func planOutcome(_ index: Int, _ patch: DocumentPatch, _ shape: TableShape) -> Result<Planned, Rejection> {
+            do throws(Rejection) {
+                return .success(try plan(index, patch, shape))
+            } catch {
+                return .failure(error)
+            }
         }
 
         /// Checks a patch and encodes its values; a rejection names the table, key and column.
