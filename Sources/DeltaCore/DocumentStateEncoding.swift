@@ -27,6 +27,8 @@ public enum DocumentStateEncoding {
         private var stamps: [Stamp] = []
         /// The attributes of the state being encoded, written before its stamp table is complete.
         private var body: [UInt8] = []
+        /// The whole encoding of the state being encoded.
+        private var out: [UInt8] = []
         /// The storage positions of a small state's attributes, in the order of `sortedNames`.
         private var slots: [Dictionary<AttributeName, AttributeState>.Index] = []
         /// Up to this many attributes, names are matched by comparison rather than hashed.
@@ -35,6 +37,12 @@ public enum DocumentStateEncoding {
         public init() {}
 
         public mutating func encode(_ state: DocumentState) -> [UInt8] {
+            withEncoded(state) { Array($0) }
+        }
+
+        /// Calls `use` with the encoding of `state`, held in the encoder's own buffer (valid
+        /// only during the call): no array is made per state.
+        public mutating func withEncoded<T>(_ state: DocumentState, _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
             stamps.removeAll(keepingCapacity: true)
             body.removeAll(keepingCapacity: true)
             let tombstoneIndex = state.tombstone.map { index(of: $0) }
@@ -88,7 +96,7 @@ public enum DocumentStateEncoding {
                     append(name, attribute)
                 }
             }
-            var out = [UInt8]()
+            out.removeAll(keepingCapacity: true)
             out.reserveCapacity(body.count + 4 + stamps.count * 24)
             if let tombstoneIndex {
                 out.append(stampTable | hasTombstone)
@@ -99,7 +107,7 @@ public enum DocumentStateEncoding {
             ValueEncoding.appendVarint(UInt64(stamps.count), &out)
             for stamp in stamps { appendStamp(stamp, &out) }
             out.append(contentsOf: body)
-            return out
+            return try out.withUnsafeBufferPointer(use)
         }
 
         private mutating func append(_ name: String, _ attribute: AttributeState) {

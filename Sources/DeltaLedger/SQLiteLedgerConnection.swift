@@ -172,7 +172,7 @@ extension SQLiteLedger {
             defer { s.reset() }
             try s.bind(1, ref.namespace.name)
             try s.bind(2, ref.key.canonical)
-            try s.bind(3, blob: stateEncoder.encode(state))
+            try stateEncoder.withEncoded(state) { try s.bind(3, blobBytes: $0) }
             try s.bind(4, state.isAlive ? 1 : 0)
             if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
             try s.bind(6, Int64(state.attributes.count))

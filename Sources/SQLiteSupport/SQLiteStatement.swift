@@ -50,6 +50,10 @@ public final class SQLiteStatement {
     public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(handle, index, value)) }
     public func bind(_ index: Int32, _ value: String) throws { try check(sqlite3_bind_text(handle, index, value, -1, SQLITE_TRANSIENT)) }
     public func bind(_ index: Int32, blob value: [UInt8]) throws { try bind(index, .blob(value)) }
+    /// Binds bytes that SQLite copies, so `bytes` need only live for the call.
+    public func bind(_ index: Int32, blobBytes bytes: UnsafeBufferPointer<UInt8>) throws {
+        try check(sqlite3_bind_blob(handle, index, UnsafeRawPointer(bytes.baseAddress) ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT))
+    }
     public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(handle, index)) }
 
     /// Binds all values in order starting at parameter 1.

@@ -27,6 +27,25 @@ struct SQLiteLedgerTests {
         #expect(try ledger.states(ns, [DocumentKey(.int(99))])[DocumentKey(.int(99))] == .unknown)
     }
 
+    @Test("a new ledger file has 16 KiB pages; an existing one keeps its page size and its states")
+    func pageSizes() throws {
+        let dir = try TemporaryDirectory()
+        let fresh = dir.file("new.sqlite")
+        try SQLiteLedger(path: fresh).commit(LedgerBatch(deltas: [set(ns, 1, "name", .string("n"), time: 10)]))
+        #expect(try SQLiteDatabase(path: fresh).scalarInt("PRAGMA page_size") == 16_384)
+        // A ledger an earlier build made, with SQLite's default 4 KiB pages.
+        let old = dir.file("old.sqlite")
+        do {
+            let db = try SQLiteDatabase(path: old)
+            try db.execute("PRAGMA page_size=4096; PRAGMA journal_mode=WAL")
+            _ = try SQLiteLedger(path: old)
+        }
+        let reopened = try SQLiteLedger(path: old)
+        try reopened.commit(LedgerBatch(deltas: [set(ns, 1, "name", .string("kept"), time: 10)]))
+        #expect(try SQLiteDatabase(path: old).scalarInt("PRAGMA page_size") == 4096)
+        #expect(try SQLiteLedger(path: old).states(ns, [DocumentKey(.int(1))])[DocumentKey(.int(1))]?.liveValues == ["name": .string("kept")])
+    }
+
     @Test("a batch with merged states stores exactly what the writer's own merge of the deltas gives")
     func mergedStatesAreStoredAsGiven() throws {
         let dir = try TemporaryDirectory()
