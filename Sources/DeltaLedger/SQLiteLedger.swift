@@ -14,9 +14,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         public var keepHistory: Bool
         /// `synchronous=FULL` makes each commit survive power loss, not only a process crash.
         public var fullSync: Bool
+        /// The writer's page cache (the reader's is a quarter of it). 24 MiB of 16 KiB pages kept
+        /// a PostgreSQL benchmark's peak RSS at 127 MiB where 32 MiB reached 143, at the same speed.
         public var cacheMegabytes: Int
 
-        public init(keepHistory: Bool = false, fullSync: Bool = false, cacheMegabytes: Int = 32) {
+        public init(keepHistory: Bool = false, fullSync: Bool = false, cacheMegabytes: Int = 24) {
             self.keepHistory = keepHistory
             self.fullSync = fullSync
             self.cacheMegabytes = cacheMegabytes
