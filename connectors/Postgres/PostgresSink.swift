@@ -273,9 +273,15 @@ public final class PostgresSink: SinkConnector {
         /// path should the table already hold one of their keys.
         private struct StreamedCopy {
             let shape: GroupShape
+            /// The table's shape the rows were planned on.
+            let table: TableShape
             /// The table's and columns' entry in ``stagedBeforeDirect``.
             let target: String
+            /// The row that started it; the later rows were planned straight into `data` and are
+            /// known by their position in the batch (planned again only if the COPY fails).
             var rows: [Planned] = []
+            var indexes: [Int] = []
+            var count: Int { rows.count + indexes.count }
             var data: [UInt8] = State.binaryCopyHeader
             /// How much of `data` libpq has been given.
             var sent = 0
@@ -315,9 +321,9 @@ public final class PostgresSink: SinkConnector {
                     streamRefused = true
                     return false
                 }
-                copy = StreamedCopy(shape: GroupShape(p, delete: false), target: target)
+                copy = StreamedCopy(shape: GroupShape(p, delete: false), table: p.shape, target: target)
             }
-            guard var open = copy, open.rows.count < Self.rowsPerCopy, open.shape == GroupShape(p, delete: false) else { return false }
+            guard var open = copy, open.count < Self.rowsPerCopy, open.shape == GroupShape(p, delete: false) else { return false }
             copy = nil
             PostgresBinaryField.appendUInt16(UInt16(p.keyNames.count + p.columns.count), &open.data)
             open.data.append(contentsOf: row)
@@ -325,6 +331,43 @@ public final class PostgresSink: SinkConnector {
             if open.data.count - open.sent >= Self.streamedChunk { try flush(&open, conn) }
             copy = open
             return true
+        }
+
+        /// How ``streamPlanning(_:_:_:_:_:)`` placed a patch.
+        private enum Streamed {
+            /// Its row is in the COPY.
+            case sent
+            /// Planned for the grouped path (another shape of row).
+            case planned(Planned)
+            /// Refused by planning: planned again on the usual path, which handles the refusal.
+            case refused
+        }
+
+        /// Plans an unconditional upsert of the COPY's table straight into the COPY's data: no
+        /// per-row object or buffer for the rows of the COPY's shape.
+        private func streamPlanning(_ index: Int, _ patch: DocumentPatch, _ shape: TableShape, _ open: inout StreamedCopy,
+                                    _ conn: PGConnection) throws -> Streamed {
+            let start = open.data.count
+            open.data.append(contentsOf: [0, 0])
+            let r: RowPlan
+            do throws(Rejection) {
+                r = try plan(patch, shape, into: &open.data)
+            } catch {
+                open.data.removeSubrange(start...)
+                return .refused
+            }
+            if r.texts == nil, r.keyNames == open.shape.keyNames, r.columns == open.shape.columns {
+                let fields = UInt16(r.keyNames.count + r.columns.count)
+                open.data[start] = UInt8(fields >> 8)
+                open.data[start + 1] = UInt8(fields & 0xFF)
+                open.indexes.append(index)
+                if open.data.count - open.sent >= Self.streamedChunk { try flush(&open, conn) }
+                return .sent
+            }
+            let p = Planned(index: index, patch: patch, shape: shape, keyNames: r.keyNames, columns: r.columns,
+                            texts: r.texts, binary: r.texts == nil ? Array(open.data[(start + 2)...]) : nil)
+            open.data.removeSubrange(start...)
+            return .planned(p)
         }
 
         private func flush(_ copy: inout StreamedCopy, _ conn: PGConnection) throws {
@@ -340,7 +383,8 @@ public final class PostgresSink: SinkConnector {
         /// Ends the streamed COPY. Its rows are in unless the server refused one: they then go
         /// back to `planned`, for the grouped path — the staging table when a key existed, else
         /// the statement again and row by row.
-        private func finish(_ copy: inout StreamedCopy?, _ planned: inout [Planned], _ conn: PGConnection) throws {
+        private func finish(_ copy: inout StreamedCopy?, _ planned: inout [Planned], _ patches: [DocumentPatch],
+                            _ results: inout [PatchResult], _ conn: PGConnection) throws {
             guard var open = copy else { return }
             copy = nil
             open.data.append(contentsOf: [0xFF, 0xFF])
@@ -352,6 +396,12 @@ public final class PostgresSink: SinkConnector {
                 try conn.exec("ROLLBACK TO SAVEPOINT deltabridge_copy; RELEASE SAVEPOINT deltabridge_copy")
                 if error.sqlState == "23505" { stagedBeforeDirect[open.target] = Self.stagedGroupsAfterConflict }
                 planned += open.rows
+                for i in open.indexes {
+                    switch planOutcome(i, patches[i], open.table) {
+                    case let .success(p): planned.append(p)
+                    case let .failure(refusal): results[i] = .rejected(refusal.reason)
+                    }
+                }
             }
         }
 
@@ -368,13 +418,26 @@ public final class PostgresSink: SinkConnector {
                 try begin(conn)
                 for (i, patch) in patches.enumerated() {
                     // Reading a table's shape needs the connection: no COPY may be open then.
-                    if schemas[patch.collection] == nil { try finish(&copy, &planned, conn) }
-                    var outcome = planOutcome(i, patch, try self.shape(patch.collection, conn))
+                    if schemas[patch.collection] == nil { try finish(&copy, &planned, patches, &results, conn) }
+                    let shape = try self.shape(patch.collection, conn)
+                    if var open = copy, open.table === shape, open.count < Self.rowsPerCopy, patch.expected == nil, patch.action != .delete {
+                        copy = nil
+                        let placed = try streamPlanning(i, patch, shape, &open, conn)
+                        copy = open
+                        switch placed {
+                        case .sent: continue
+                        case let .planned(p):
+                            planned.append(p)
+                            continue
+                        case .refused: break
+                        }
+                    }
+                    var outcome = planOutcome(i, patch, shape)
                     if case let .failure(error) = outcome, error.missingColumn, !reloaded.contains(patch.collection) {
                         // A column the cached shape lacks may have been added since: read the
                         // table again (once per batch) and plan the patch on it.
                         reloaded.insert(patch.collection)
-                        try finish(&copy, &planned, conn)
+                        try finish(&copy, &planned, patches, &results, conn)
                         outcome = planOutcome(i, patch, try self.shape(patch.collection, conn, reload: true))
                     }
                     switch outcome {
@@ -385,7 +448,7 @@ public final class PostgresSink: SinkConnector {
                         planned.append(p)
                     }
                 }
-                try finish(&copy, &planned, conn)
+                try finish(&copy, &planned, patches, &results, conn)
                 var upserts = Groups()
                 var deletes = Groups()
                 var conditional: [Planned] = []
@@ -483,8 +546,24 @@ public final class PostgresSink: SinkConnector {
             }
         }
 
+        /// What planning found of a patch: its key and written columns and, for a text row, its
+        /// parameters (a binary row's fields went to the buffer planning was given).
+        private struct RowPlan {
+            let keyNames: [String]
+            let columns: [String]
+            let texts: (keys: [String?], values: [String?])?
+        }
+
         /// Checks a patch and encodes its values; a rejection names the table, key and column.
         private func plan(_ index: Int, _ patch: DocumentPatch, _ shape: TableShape) throws(Rejection) -> Planned {
+            var row: [UInt8] = []
+            let r = try plan(patch, shape, into: &row)
+            return Planned(index: index, patch: patch, shape: shape, keyNames: r.keyNames, columns: r.columns,
+                           texts: r.texts, binary: r.texts == nil ? row : nil)
+        }
+
+        /// ``plan(_:_:_:)`` appending a binary row's fields to `row` (a streamed COPY's data).
+        private func plan(_ patch: DocumentPatch, _ shape: TableShape, into row: inout [UInt8]) throws(Rejection) -> RowPlan {
             var table: PostgresTableName { shape.schema.table }
             var keyText: String { Value.object(patch.key).description }
             let keyNames: [String]
@@ -498,7 +577,6 @@ public final class PostgresSink: SinkConnector {
             // A table whose columns all have a binary format gets its written columns as binary
             // COPY fields (deletes need only their key); other rows get text parameters.
             let binary = shape.binary && patch.action != .delete
-            var row: [UInt8] = []
             var keyTexts: [String?] = []
             var texts: [String?] = []
             func write(_ column: PostgresColumn, _ value: Value, key: Bool = false) throws(Rejection) {
@@ -521,7 +599,7 @@ public final class PostgresSink: SinkConnector {
             case .delete: capacity = 0
             }
             if binary {
-                row.reserveCapacity(keyNames.count * 12 + capacity * 16)
+                row.reserveCapacity(row.count + keyNames.count * 12 + capacity * 16)
             } else {
                 keyTexts.reserveCapacity(keyNames.count)
                 texts.reserveCapacity(capacity)
@@ -582,8 +660,7 @@ public final class PostgresSink: SinkConnector {
             case .delete:
                 break
             }
-            return Planned(index: index, patch: patch, shape: shape, keyNames: keyNames, columns: columns,
-                           texts: binary ? nil : (keyTexts, texts), binary: binary ? row : nil)
+            return RowPlan(keyNames: keyNames, columns: columns, texts: binary ? nil : (keyTexts, texts))
         }
 
         /// The column and key lists of the last planned patch, shared with the next of the same shape.
