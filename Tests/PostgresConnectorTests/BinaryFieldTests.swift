@@ -179,24 +179,28 @@ import Testing
         #expect(try db.scalar("SELECT d::text FROM items WHERE id = 101") == "2024-02-29")
     }
 
-    /// A large batch streams its first rows into a COPY while the rest are planned. A table whose
-    /// shape is not known yet needs the connection, so that COPY is ended before the shape is
-    /// read; later rows stream into a COPY of their own or take the grouped path.
+    /// A large batch streams its first rows into a COPY while the rest are planned; rows of
+    /// another column list take the grouped path. A table whose shape is not known yet needs the
+    /// connection, so that COPY is ended before the shape is read; later rows stream into a COPY
+    /// of their own or take the grouped path.
     @Test func aStreamedCopyEndsBeforeAnotherTableIsRead() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }
-        try db.exec("CREATE TABLE a (id int8 PRIMARY KEY, v int4); CREATE TABLE b (id int8 PRIMARY KEY, w text)")
+        try db.exec("CREATE TABLE a (id int8 PRIMARY KEY, v int4, u int4); CREATE TABLE b (id int8 PRIMARY KEY, w text)")
         let sink = PostgresSink(config: db.config())
         try await sink.prepare(collections: [CollectionSpec(name: "a", keyAttributes: ["id"])])
         func rows(_ table: String, _ ids: ClosedRange<Int>) -> [DocumentPatch] {
             ids.map { i in
                 DocumentPatch(collection: table, key: ["id": .int(Int64(i))],
-                              action: .upsert(set: table == "a" ? ["v": .int(Int64(i))] : ["w": .string("w\(i)")], unset: []))
+                              action: .upsert(set: table == "b" ? ["w": .string("w\(i)")]
+                                                  : i % 10 == 0 ? ["v": .int(Int64(i)), "u": .int(-1)] : ["v": .int(Int64(i))], unset: []))
             }
         }
         let results = try await sink.apply(rows("a", 1...100) + rows("b", 1...100) + rows("a", 101...150))
         #expect(results.count == 250 && results.allSatisfy { $0 == .applied })
         #expect(try db.scalar("SELECT count(*) FROM a WHERE v = id") == "150")
+        // Every tenth row writes one more column: another statement's rows, planned beside the COPY.
+        #expect(try db.scalar("SELECT count(*) FROM a WHERE u = -1") == "15")
         #expect(try db.scalar("SELECT count(*) FROM b WHERE w = 'w' || id") == "100")
         // Keys both tables hold, among new ones: each COPY meets them; every row still lands.
         let again = try await sink.apply(rows("b", 51...150) + rows("a", 101...200))
