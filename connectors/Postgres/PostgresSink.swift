@@ -418,8 +418,9 @@ public final class PostgresSink: SinkConnector {
                 try begin(conn)
                 for (i, patch) in patches.enumerated() {
                     // Reading a table's shape needs the connection: no COPY may be open then.
-                    if schemas[patch.collection] == nil { try finish(&copy, &planned, patches, &results, conn) }
-                    let shape = try self.shape(patch.collection, conn)
+                    let cached = schemas[patch.collection]
+                    if cached == nil { try finish(&copy, &planned, patches, &results, conn) }
+                    let shape = try cached ?? self.shape(patch.collection, conn)
                     if var open = copy, open.table === shape, open.count < Self.rowsPerCopy, patch.expected == nil, patch.action != .delete {
                         copy = nil
                         let placed = try streamPlanning(i, patch, shape, &open, conn)
