@@ -99,7 +99,7 @@ public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertib
 
 /// Byte-wise string equality (canonically equivalent spellings differ), with a fast path.
 @inlinable
-func utf8Equal(_ a: String, _ b: String) -> Bool {
+public func utf8Equal(_ a: String, _ b: String) -> Bool {
     // The same representation (one small string's bytes, or one shared buffer) is the same text.
     if unsafeBitCast(a, to: (UInt64, UInt64).self) == unsafeBitCast(b, to: (UInt64, UInt64).self) { return true }
     guard a.utf8.count == b.utf8.count else { return false }

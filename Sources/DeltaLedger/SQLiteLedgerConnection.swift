@@ -167,9 +167,11 @@ extension SQLiteLedger {
         /// Encodes the states this connection stores (it sorts attribute names once per shape).
         private var stateEncoder = DocumentStateEncoding.Encoder()
 
+        /// Stores one document's state. Every parameter is bound each time, so the statement
+        /// keeps its bindings across resets instead of clearing them.
         private func storeDocument(_ ref: DocumentRef, _ state: DocumentState) throws {
             let s = upsertDocument
-            defer { s.reset() }
+            defer { s.resetKeepingBindings() }
             try s.bind(1, ref.namespace.name)
             try s.bind(2, ref.key.canonical)
             try stateEncoder.withEncoded(state) { try s.bind(3, blobBytes: $0) }

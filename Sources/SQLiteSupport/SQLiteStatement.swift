@@ -37,7 +37,7 @@ public final class SQLiteStatement {
         case .null: rc = sqlite3_bind_null(handle, index)
         case let .int(i): rc = sqlite3_bind_int64(handle, index, i)
         case let .double(d): rc = sqlite3_bind_double(handle, index, d)
-        case let .text(s): rc = sqlite3_bind_text(handle, index, s, -1, SQLITE_TRANSIENT)
+        case let .text(s): rc = bindText(index, s)
         case let .blob(b):
             rc = b.withUnsafeBytes { raw in
                 // A zero-length blob must still be a blob, not NULL: pass a non-nil pointer.
@@ -48,13 +48,23 @@ public final class SQLiteStatement {
     }
 
     public func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(handle, index, value)) }
-    public func bind(_ index: Int32, _ value: String) throws { try check(sqlite3_bind_text(handle, index, value, -1, SQLITE_TRANSIENT)) }
+    public func bind(_ index: Int32, _ value: String) throws { try check(bindText(index, value)) }
     public func bind(_ index: Int32, blob value: [UInt8]) throws { try bind(index, .blob(value)) }
     /// Binds bytes that SQLite copies, so `bytes` need only live for the call.
     public func bind(_ index: Int32, blobBytes bytes: UnsafeBufferPointer<UInt8>) throws {
         try check(sqlite3_bind_blob(handle, index, UnsafeRawPointer(bytes.baseAddress) ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT))
     }
     public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(handle, index)) }
+
+    /// Binds a string's UTF-8 bytes by their length (SQLite copies them), without making a C string.
+    private func bindText(_ index: Int32, _ value: String) -> Int32 {
+        var text = value
+        return text.withUTF8 { bytes in
+            // An empty text must still be text, not NULL: pass a non-nil pointer.
+            let start = UnsafeRawPointer(bytes.baseAddress ?? ("" as StaticString).utf8Start)
+            return sqlite3_bind_text(handle, index, start.assumingMemoryBound(to: CChar.self), Int32(bytes.count), SQLITE_TRANSIENT)
+        }
+    }
 
     /// Binds all values in order starting at parameter 1.
     public func bind(_ values: [Binding]) throws {
@@ -79,6 +89,12 @@ public final class SQLiteStatement {
     public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
+    }
+
+    /// Resets for another execution and keeps the bindings: for a caller that binds every
+    /// parameter again before each step.
+    public func resetKeepingBindings() {
+        sqlite3_reset(handle)
     }
 
     /// Binds, runs to completion and resets: for INSERT/UPDATE/DELETE.

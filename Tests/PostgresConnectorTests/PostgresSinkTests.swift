@@ -144,6 +144,46 @@ import Testing
         #expect(read[2]?["name"] == .string("p1"))
     }
 
+    @Test func replacesOfVaryingShapesWriteEachValueToItsOwnColumn() async throws {
+        let db = try PGTestDatabase()
+        defer { db.drop() }
+        try db.exec(Self.schema)
+        let sink = PostgresSink(config: db.config())
+        try await sink.prepare(collections: [CollectionSpec(name: "people", keyAttributes: ["id"])])
+        // Documents with random subsets of the columns, so that consecutive documents list their
+        // names in different orders; every 25th also holds an attribute the table lacks (null:
+        // written without it; a value: refused), and every 10th the generated column (ignored).
+        var rng = SplitMix(seed: 7)
+        var expected: [Int: [String?]] = [:]
+        var patches: [DocumentPatch] = []
+        for i in 1...300 {
+            var document: [String: Value] = [:]
+            var row: [String?] = ["\(i)", "", nil, nil]
+            if Bool.random(using: &rng) { document["name"] = .string("n\(i)"); row[1] = "n\(i)" } else { document["name"] = .string(""); }
+            if Bool.random(using: &rng) { document["age"] = .int(Int64(i)); row[2] = "\(i)" }
+            if Bool.random(using: &rng) { document["code"] = .string("c\(i % 10)"); row[3] = "c\(i % 10)" }
+            if Bool.random(using: &rng) { document["seen"] = .null }
+            if i % 10 == 0 { document["total"] = .int(-1) }
+            if i % 25 == 0 { document["ghost"] = i % 50 == 0 ? .string("boo") : .null }
+            patches.append(DocumentPatch(collection: "people", key: ["id": .int(Int64(i))], action: .replace(document)))
+            if i % 50 != 0 { expected[i] = row }
+        }
+        let results = try await sink.apply(patches)
+        for (n, result) in results.enumerated() {
+            let i = n + 1
+            if i % 50 == 0 {
+                guard case let .rejected(reason) = result else { Issue.record("\(i) should be refused"); continue }
+                #expect(reason.contains("no column 'ghost'"))
+            } else {
+                #expect(result == .applied, "\(i)")
+            }
+        }
+        let rows = try db.rows("SELECT id, name, age::text, code FROM people ORDER BY id")
+        #expect(rows.count == expected.count)
+        for row in rows { #expect(row == expected[Int(row[0]!)!], "row \(row[0]!)") }
+        #expect(try db.scalar("SELECT count(*) FROM people WHERE total IS DISTINCT FROM age * 2") == "0")
+    }
+
     @Test func conditionalWritesApplyOnlyWhenTheGuardHolds() async throws {
         let db = try PGTestDatabase()
         defer { db.drop() }

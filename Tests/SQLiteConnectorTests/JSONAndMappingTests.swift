@@ -63,6 +63,25 @@ import Testing
         #expect(SQLiteValueMapping.decodeImage(#"{"id":["integer",1]"#, jsonColumns: []) == nil)
     }
 
+    @Test func boundTextKeepsItsBytesAndAnEmptyTextIsNotNull() throws {
+        let db = try SQLiteDatabase(path: ":memory:")
+        let s = try db.prepare("SELECT typeof(?1), length(CAST(?1 AS BLOB)), ?1, typeof(?2), ?2")
+        for text in ["", "x", "café 😀", String(repeating: "long text ", count: 40)] {
+            try s.bind(1, text)
+            try s.bind(2, .text(text))
+            #expect(try s.step())
+            #expect(s.text(0) == "text" && s.int64(1) == Int64(text.utf8.count) && s.text(2) == text)
+            #expect(s.text(3) == "text" && s.text(4) == text)
+            s.resetKeepingBindings()
+        }
+        // Kept bindings are still bound after a reset that keeps them; a plain reset clears them.
+        #expect(try s.step())
+        #expect(s.text(2).hasPrefix("long text"))
+        s.reset()
+        #expect(try s.step())
+        #expect(s.text(0) == "null")
+    }
+
     @Test func cursorsAndHexRoundTrip() {
         let keys: [SQLiteStatement.Binding] = [.int(Int64.min), .double(0.1 + 0.2), .text("é\"x"), .blob([0, 255, 16]), .null, .double(-.infinity)]
         #expect(SQLiteValueMapping.decodeCursor(SQLiteValueMapping.encodeCursor(keys)) == keys)

@@ -161,6 +161,9 @@ public struct PostgresTableSchema: Sendable {
 
     public func hasColumn(_ name: String) -> Bool { indexByName[name] != nil }
 
+    /// The position of the column `name` in ``columns``.
+    public func columnIndex(_ name: String) -> Int? { indexByName[name] }
+
     /// Whether some unique index covers exactly these columns (in any order).
     public func isUniqueKey(_ names: [String]) -> Bool {
         let wanted = Set(names)

@@ -126,6 +126,56 @@ public final class PostgresSink: SinkConnector {
                 layoutKeyNames = keyNames
                 return layout
             }
+
+            /// The key names of ``keyColumns(_:)``'s cached answer.
+            private var keyColumnNames: [String]?
+            private var keyColumnPositions: [Int?] = []
+
+            /// The column position of each key name (nil: no such column), cached for the last
+            /// key names.
+            func keyColumns(_ keyNames: [String]) -> [Int?] {
+                if keyNames == keyColumnNames { return keyColumnPositions }
+                keyColumnPositions = keyNames.map { schema.columnIndex($0) }
+                keyColumnNames = keyNames
+                return keyColumnPositions
+            }
+
+            /// The names of the last document ``withColumnValues(of:_:)`` read, in its iteration order,
+            /// and the column position of each (nil: the table has no such column).
+            private var orderNames: [String] = []
+            private var orderColumns: [Int?] = []
+            /// The values by column position, refilled for each document.
+            private var slots: [Value?] = []
+
+            /// Calls `use` with the document's values by column position (nil: not in the
+            /// document) and the attributes that have no column. Documents of one table usually
+            /// list their names in one order, so each name is matched by comparing it with the
+            /// previous document's name at the same place, and is hashed only when it differs.
+            func withColumnValues<T, E: Error>(of document: [String: Value],
+                                               _ use: ([Value?], _ unknown: [String]) throws(E) -> T) throws(E) -> T {
+                if slots.count != schema.columns.count { slots = Array(repeating: nil, count: schema.columns.count) }
+                var unknown: [String] = []
+                var j = 0
+                for (name, value) in document {
+                    let column: Int?
+                    if j < orderNames.count, utf8Equal(orderNames[j], name) {
+                        column = orderColumns[j]
+                    } else {
+                        column = schema.columnIndex(name)
+                        if j < orderNames.count {
+                            orderNames[j] = name
+                            orderColumns[j] = column
+                        } else {
+                            orderNames.append(name)
+                            orderColumns.append(column)
+                        }
+                    }
+                    if let column { slots[column] = value } else { unknown.append(name) }
+                    j += 1
+                }
+                defer { for i in slots.indices { slots[i] = nil } }
+                return try use(slots, unknown)
+            }
         }
 
         func shape(_ collection: String, _ conn: PGConnection, reload: Bool = false) throws -> TableShape {
@@ -605,11 +655,14 @@ public final class PostgresSink: SinkConnector {
                 keyTexts.reserveCapacity(keyNames.count)
                 texts.reserveCapacity(capacity)
             }
-            for k in keyNames {
-                guard let column = shape.schema.column(k) else {
+            let keyColumns = shape.keyColumns(keyNames)
+            for (n, k) in keyNames.enumerated() {
+                guard let position = keyColumns[n] else {
                     throw Rejection(reason: "table \(table), key \(keyText): no key column '\(k)' — fix the key in the pipeline's mapping", missingColumn: true)
                 }
-                let v = patch.key[k]!
+                let column = shape.schema.columns[position]
+                // A single key is the patch key's only entry: no lookup by name.
+                let v = keyNames.count == 1 ? patch.key.first!.value : patch.key[k]!
                 if v == .null { throw Rejection(reason: "table \(table), key \(keyText): key attribute '\(k)' is null") }
                 try write(column, v, key: true)
             }
@@ -643,21 +696,16 @@ public final class PostgresSink: SinkConnector {
                 // Every attribute the document holds must have a column: counted while the
                 // columns are filled, and looked for by name only when some are left over.
                 let layout = shape.replaceLayout(keyNames: keyNames)
-                var found = 0
-                for name in keyNames where document[name] != nil { found += 1 }
-                for i in layout.nonKey {
-                    let column = shape.schema.columns[i]
-                    let value = document[column.name]
-                    if value != nil { found += 1 }
-                    if column.isGenerated { continue }
-                    try write(column, value ?? .null)
-                }
-                columns = layout.written
-                if found < document.count {
-                    for (name, value) in document where !keyNames.contains(name) && value != .null && !shape.schema.hasColumn(name) {
-                        throw missing(name)
+                try shape.withColumnValues(of: document) { (values, unknown) throws(Rejection) in
+                    // Every attribute the document holds must have a column.
+                    for name in unknown where !keyNames.contains(name) && document[name] != .null { throw missing(name) }
+                    for i in layout.nonKey {
+                        let column = shape.schema.columns[i]
+                        if column.isGenerated { continue }
+                        try write(column, values[i] ?? .null)
                     }
                 }
+                columns = layout.written
             case .delete:
                 break
             }
