@@ -140,23 +140,26 @@ public final class PostgresSink: SinkConnector {
                 return keyColumnPositions
             }
 
-            /// The names of the last document ``withColumnValues(of:_:)`` read, in its iteration order,
-            /// and the column position of each (nil: the table has no such column).
+            /// The names of the last document ``withColumnPositions(of:_:)`` read, in its
+            /// iteration order, and the column position of each (nil: the table has no such column).
             private var orderNames: [String] = []
             private var orderColumns: [Int?] = []
-            /// The values by column position, refilled for each document.
-            private var slots: [Value?] = []
+            /// Where each column's value is in the document being planned (nil: not in it).
+            private var slots: [Dictionary<String, Value>.Index?] = []
 
-            /// Calls `use` with the document's values by column position (nil: not in the
-            /// document) and the attributes that have no column. Documents of one table usually
-            /// list their names in one order, so each name is matched by comparing it with the
-            /// previous document's name at the same place, and is hashed only when it differs.
-            func withColumnValues<T, E: Error>(of document: [String: Value],
-                                               _ use: ([Value?], _ unknown: [String]) throws(E) -> T) throws(E) -> T {
+            /// Calls `use` with, for each column position, where the document holds its value (nil:
+            /// the document lacks it), and the attributes that have no column. Documents of one
+            /// table usually list their names in one order, so each name is matched by comparing
+            /// it with the previous document's name at the same place, and is hashed only when it
+            /// differs.
+            func withColumnPositions<T, E: Error>(of document: [String: Value],
+                                                  _ use: ([Dictionary<String, Value>.Index?], _ unknown: [String]) throws(E) -> T) throws(E) -> T {
                 if slots.count != schema.columns.count { slots = Array(repeating: nil, count: schema.columns.count) }
                 var unknown: [String] = []
                 var j = 0
-                for (name, value) in document {
+                var position = document.startIndex
+                while position != document.endIndex {
+                    let name = document.keys[position]
                     let column: Int?
                     if j < orderNames.count, utf8Equal(orderNames[j], name) {
                         column = orderColumns[j]
@@ -170,8 +173,9 @@ public final class PostgresSink: SinkConnector {
                             orderColumns.append(column)
                         }
                     }
-                    if let column { slots[column] = value } else { unknown.append(name) }
+                    if let column { slots[column] = position } else { unknown.append(name) }
                     j += 1
+                    document.formIndex(after: &position)
                 }
                 defer { for i in slots.indices { slots[i] = nil } }
                 return try use(slots, unknown)
@@ -696,13 +700,13 @@ public final class PostgresSink: SinkConnector {
                 // Every attribute the document holds must have a column: counted while the
                 // columns are filled, and looked for by name only when some are left over.
                 let layout = shape.replaceLayout(keyNames: keyNames)
-                try shape.withColumnValues(of: document) { (values, unknown) throws(Rejection) in
+                try shape.withColumnPositions(of: document) { (positions, unknown) throws(Rejection) in
                     // Every attribute the document holds must have a column.
                     for name in unknown where !keyNames.contains(name) && document[name] != .null { throw missing(name) }
                     for i in layout.nonKey {
                         let column = shape.schema.columns[i]
                         if column.isGenerated { continue }
-                        try write(column, values[i] ?? .null)
+                        try write(column, positions[i].map { document.values[$0] } ?? .null)
                     }
                 }
                 columns = layout.written
