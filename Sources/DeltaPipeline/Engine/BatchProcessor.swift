@@ -114,6 +114,10 @@ struct BatchProcessor: Sendable {
     /// the ledger nor a batch in `pending` holds any of these documents (the first snapshot of a
     /// one-way flow's empty namespace, whose rows are read once each), so their states are not
     /// read.
+    /// The value behind `slot`: with a dictionary's `default:` subscript, one lookup both finds
+    /// a key and stores its default when it is missing.
+    private static func value(_ slot: inout Int) -> Int { slot }
+
     func prepare(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
                  pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Prepared {
         var result = Result()
@@ -129,26 +133,31 @@ struct BatchProcessor: Sendable {
         var documents = [Document]()
         documents.reserveCapacity(changes.count)
         // Through the buffer: a change is read in place, not copied.
+        var lastCollection: (name: String, index: Int)?
         changes.withUnsafeBufferPointer { changes in
             for c in changes.indices {
-                let change = changes[c]
-                guard let index = mappingByCollection[change.collection], let normalizer = normalizers[index] else { continue }
-                guard let key = normalizer.key(of: change) else {
+                // Changes of one batch usually come from one collection: compared before hashed.
+                let index: Int
+                if let last = lastCollection, utf8Equal(last.name, changes[c].collection) {
+                    index = last.index
+                } else {
+                    guard let found = mappingByCollection[changes[c].collection] else { continue }
+                    index = found
+                    lastCollection = (changes[c].collection, found)
+                }
+                guard let normalizer = normalizers[index] else { continue }
+                guard let key = normalizer.key(of: changes[c]) else {
                     deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: normalizer.mapping.namespace.name, key: "",
-                                                  reason: "change in \(change.collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
-                                                  payload: String(describing: change.attributes), createdAt: now))
+                                                  reason: "change in \(changes[c].collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
+                                                  payload: String(describing: changes[c].attributes), createdAt: now))
                     continue
                 }
                 let ref = DocumentRef(normalizer.mapping.namespace, key)
-                let d: Int
-                if let existing = documentIndex[ref] {
-                    d = existing
-                } else {
-                    d = documents.count
-                    documentIndex[ref] = d
-                    documents.append(Document(ref: ref, mappingIndex: index))
-                }
-                if change.isEcho || (change.matchEchoes && matchEchoes) { documents[d].mayBeEcho = true }
+                // One lookup: the index of a document seen before, or the next one, stored.
+                let next = documents.count
+                let d = Self.value(&documentIndex[ref, default: next])
+                if d == next { documents.append(Document(ref: ref, mappingIndex: index)) }
+                if changes[c].isEcho || (changes[c].matchEchoes && matchEchoes) { documents[d].mayBeEcho = true }
                 routed.append((c, d))
             }
         }
@@ -163,36 +172,35 @@ struct BatchProcessor: Sendable {
         var maxCommitTime: Int64?
         changes.withUnsafeBufferPointer { changes in
             for (c, d) in routed {
-                let change = changes[c]
                 let normalizer = normalizers[documents[d].mappingIndex]!
                 documents[d].createdFrom = nil
-                if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+                if let t = changes[c].commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
                 let baseline = documents[d].shadow
                 if twoWay {
-                    documents[d].shadow = normalizer.image(after: change, previous: baseline)
+                    documents[d].shadow = normalizer.image(after: changes[c], previous: baseline)
                     documents[d].shadowed = true
                 }
-                let isEcho = change.isEcho
-                    || (change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(change, state: documents[d].working, written: documents[d].written[source]))
+                let isEcho = changes[c].isEcho
+                    || (changes[c].matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(changes[c], state: documents[d].working, written: documents[d].written[source]))
                 if isEcho {
                     // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
                     // this store are stamped after what the bridge wrote here.
                     if let newest = documents[d].written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
                     // What the store now holds, for the write-back check below.
-                    if twoWay { observe(&documents[d], change, normalizer) }
+                    if twoWay { observe(&documents[d], changes[c], normalizer) }
                     continue
                 }
-                let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: change), now: now)
+                let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: changes[c]), now: now)
                 if issued.clamped {
                     result.clamped += 1
                     logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
                                    metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
                 }
-                if change.operation == .upsert { documents[d].upserted = true }
-                if baseline == nil, change.operation == .upsert, documents[d].working.isEmpty {
+                if changes[c].operation == .upsert { documents[d].upserted = true }
+                if baseline == nil, changes[c].operation == .upsert, documents[d].working.isEmpty {
                     // A document the ledger has never seen: every attribute of the image is set, so
                     // the state is the image stamped, built without hashing its names again.
-                    let image = normalizer.logicalImage(of: change)
+                    let image = normalizer.logicalImage(of: changes[c])
                     documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
                     documents[d].createdFrom = image
                     documents[d].deltaCount += image.count
@@ -201,11 +209,11 @@ struct BatchProcessor: Sendable {
                         let ref = documents[d].ref
                         for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
                     }
-                    observe(&documents[d], change, normalizer)
+                    observe(&documents[d], changes[c], normalizer)
                     continue
                 }
                 scratch.removeAll(keepingCapacity: true)
-                normalizer.appendChanges(for: change, state: documents[d].working, baseline: baseline, to: &scratch)
+                normalizer.appendChanges(for: changes[c], state: documents[d].working, baseline: baseline, to: &scratch)
                 if !scratch.isEmpty {
                     if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(scratch.count) }
                     for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &documents[d].working) }
@@ -216,7 +224,7 @@ struct BatchProcessor: Sendable {
                         for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
                     }
                 }
-                observe(&documents[d], change, normalizer)
+                observe(&documents[d], changes[c], normalizer)
             }
         }
 

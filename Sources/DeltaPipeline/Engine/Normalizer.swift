@@ -9,17 +9,26 @@ import DeltaCore
 final class Normalizer: Sendable {
     let mapping: CollectionMapping
     let storeMapping: StoreMapping
+    /// Read for every change, so kept apart from the mappings (reading them copies them whole).
+    private let keyAttributes: [String]
+    private let keepsNames: Bool
+    private let passesImagesThrough: Bool
+    private let timeAttribute: String?
 
     init(mapping: CollectionMapping, storeMapping: StoreMapping) {
         self.mapping = mapping
         self.storeMapping = storeMapping
+        keyAttributes = storeMapping.spec.keyAttributes
+        keepsNames = storeMapping.keepsNames
+        passesImagesThrough = mapping.admitsEverything && storeMapping.keepsNames
+        timeAttribute = storeMapping.timeAttribute
     }
 
     /// The document key of a change, from the store's key attributes; nil when one is missing.
     func key(of change: RowChange) -> DocumentKey? {
         var parts = [Value]()
-        parts.reserveCapacity(storeMapping.spec.keyAttributes.count)
-        for name in storeMapping.spec.keyAttributes {
+        parts.reserveCapacity(keyAttributes.count)
+        for name in keyAttributes {
             guard let v = change.attributes[name], v != .null else { return nil }
             parts.append(v)
         }
@@ -28,7 +37,7 @@ final class Normalizer: Sendable {
 
     /// The change's attributes in logical names, without those the mapping excludes.
     func logicalImage(of change: RowChange) -> [AttributeName: Value] {
-        if mapping.admitsEverything && storeMapping.keepsNames { return change.attributes }
+        if passesImagesThrough { return change.attributes }
         var out = [AttributeName: Value](minimumCapacity: change.attributes.count)
         for (name, value) in change.attributes {
             let logical = storeMapping.logicalName(name)
@@ -40,7 +49,7 @@ final class Normalizer: Sendable {
     /// The source time of a change: the mapping's time attribute when it has a usable value,
     /// else the store's commit time (nil: the engine uses the time of observation).
     func sourceTime(of change: RowChange) -> Int64? {
-        if let attribute = storeMapping.timeAttribute, let v = change.attributes[attribute], let t = Normalizer.micros(from: v) {
+        if let attribute = timeAttribute, let v = change.attributes[attribute], let t = Normalizer.micros(from: v) {
             return t
         }
         return change.commitTime
@@ -99,7 +108,7 @@ final class Normalizer: Sendable {
                 if !alive || state.attributes[name]?.value != value { out.append(.set(name, value)) }
             }
             guard alive || state.tombstone != nil || !change.removed.isEmpty else { return }
-            let unchanged = storeMapping.keepsNames ? change.unchanged : Set(change.unchanged.map(storeMapping.logicalName))
+            let unchanged = keepsNames ? change.unchanged : Set(change.unchanged.map(storeMapping.logicalName))
             switch change.image {
             case .full:
                 for (name, attribute) in state.attributes where attribute.value != nil && image[name] == nil && !unchanged.contains(name) {
