@@ -23,9 +23,30 @@ final class Planner: Sendable {
     /// Per store of the mapping: its key attributes, each null, and their storage positions.
     private let keyTemplates: [(store: StoreID, template: [String: Value], positions: [Dictionary<String, Value>.Index])]
 
+    /// A store the flow writes and how it holds the collection, looked up once for every
+    /// document (a class, so that handing it on copies no mapping).
+    final class Target: Sendable {
+        let store: StoreID
+        let mapping: StoreMapping
+
+        init(store: StoreID, mapping: StoreMapping) {
+            self.store = store
+            self.mapping = mapping
+        }
+    }
+
+    /// Per source store of the flow: the other stores it writes that hold the collection.
+    private let targetsBySource: [(source: StoreID, targets: [Target])]
+
     init(flow: FlowConfig, mapping: CollectionMapping) {
         self.flow = flow
         self.mapping = mapping
+        targetsBySource = flow.direction.sources.map { source in
+            (source, flow.direction.targets(of: source).compactMap { target in
+                guard target != source, let storeMapping = mapping.mapping(for: target) else { return nil }
+                return Target(store: target, mapping: storeMapping)
+            })
+        }
         keyTemplates = mapping.stores.compactMap { store, storeMapping in
             var template = [String: Value]()
             for name in storeMapping.spec.keyAttributes { template[name] = .null }
@@ -74,8 +95,14 @@ final class Planner: Sendable {
             changed.sort()
         }
 
-        for target in flow.direction.targets(of: source) where target != source {
-            guard let storeMapping = mapping.mapping(for: target) else { continue }
+        var targets: [Target] = []
+        for entry in targetsBySource where entry.source == source {
+            targets = entry.targets
+            break
+        }
+        for t in targets {
+            let target = t.store
+            let storeMapping = t.mapping
             let guardOn = flow.direction.isTwoWay
             let record = recording?.contains(target) ?? true
             let known = guardOn ? writesOf(target) : [:]
