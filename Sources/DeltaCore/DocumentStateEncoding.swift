@@ -25,11 +25,11 @@ public enum DocumentStateEncoding {
         private var sortedNames: [String] = []
         /// The stamps of the state being encoded, in order of first use.
         private var stamps: [Stamp] = []
-        /// The attributes of the state being encoded, written before its stamp table is complete.
-        private var body: [UInt8] = []
+        /// The stamp number of each attribute of the state being encoded, in name order.
+        private var stampNumbers: [Int] = []
         /// The whole encoding of the state being encoded.
         private var out: [UInt8] = []
-        /// The storage positions of a small state's attributes, in the order of `sortedNames`.
+        /// The storage positions of the state's attributes, in the order of `sortedNames`.
         private var slots: [Dictionary<AttributeName, AttributeState>.Index] = []
         /// Up to this many attributes, names are matched by comparison rather than hashed.
         static let smallState = 16
@@ -43,61 +43,14 @@ public enum DocumentStateEncoding {
         /// Calls `use` with the encoding of `state`, held in the encoder's own buffer (valid
         /// only during the call): no array is made per state.
         public mutating func withEncoded<T>(_ state: DocumentState, _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
-            stamps.removeAll(keepingCapacity: true)
-            body.removeAll(keepingCapacity: true)
-            let tombstoneIndex = state.tombstone.map { index(of: $0) }
             let attributes = state.attributes
-            ValueEncoding.appendVarint(UInt64(attributes.count), &body)
-            let header = body.count
-            var same = attributes.count == sortedNames.count
-            if same, attributes.count <= Self.smallState {
-                // Few names: each found in the previous order by comparing (no hashing); the
-                // same count and every name found means the same names.
-                slots.removeAll(keepingCapacity: true)
-                slots.append(contentsOf: repeatElement(attributes.endIndex, count: attributes.count))
-                var position = attributes.startIndex
-                while position != attributes.endIndex {
-                    let name = attributes.keys[position]
-                    guard let rank = sortedNames.firstIndex(of: name) else {
-                        same = false
-                        break
-                    }
-                    slots[rank] = position
-                    attributes.formIndex(after: &position)
-                }
-                if same {
-                    for position in slots {
-                        let (name, attribute) = attributes[position]
-                        append(name, attribute)
-                    }
-                }
-            } else if same {
-                // Same count and every name present: the same names, already in order.
-                for name in sortedNames {
-                    guard let attribute = attributes[name] else {
-                        same = false
-                        break
-                    }
-                    append(name, attribute)
-                }
-                if !same {
-                    body.removeSubrange(header...)
-                    stamps.removeSubrange((tombstoneIndex == nil ? 0 : 1)...)
-                }
-            }
-            if !same {
-                // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
-                var order = Array(attributes.indices)
-                order.sort { utf8Less(attributes[$0].key, attributes[$1].key) }
-                sortedNames.removeAll(keepingCapacity: true)
-                for position in order {
-                    let (name, attribute) = attributes[position]
-                    sortedNames.append(name)
-                    append(name, attribute)
-                }
-            }
+            order(attributes)
+            // The stamp table comes first, so the stamps are numbered before anything is written.
+            stamps.removeAll(keepingCapacity: true)
+            stampNumbers.removeAll(keepingCapacity: true)
+            let tombstoneIndex = state.tombstone.map { index(of: $0) }
+            for position in slots { stampNumbers.append(index(of: attributes.values[position].stamp)) }
             out.removeAll(keepingCapacity: true)
-            out.reserveCapacity(body.count + 4 + stamps.count * 24)
             if let tombstoneIndex {
                 out.append(stampTable | hasTombstone)
                 ValueEncoding.appendVarint(UInt64(tombstoneIndex), &out)
@@ -106,19 +59,62 @@ public enum DocumentStateEncoding {
             }
             ValueEncoding.appendVarint(UInt64(stamps.count), &out)
             for stamp in stamps { appendStamp(stamp, &out) }
-            out.append(contentsOf: body)
+            ValueEncoding.appendVarint(UInt64(attributes.count), &out)
+            for (rank, position) in slots.enumerated() {
+                // Each state's own spelling of the name (a canonically equal one may differ in bytes).
+                ValueEncoding.appendString(attributes.keys[position], &out)
+                if let value = attributes.values[position].value {
+                    out.append(1)
+                    ValueEncoding.encode(value, into: &out)
+                } else {
+                    out.append(0)
+                }
+                ValueEncoding.appendVarint(UInt64(stampNumbers[rank]), &out)
+            }
             return try out.withUnsafeBufferPointer(use)
         }
 
-        private mutating func append(_ name: String, _ attribute: AttributeState) {
-            ValueEncoding.appendString(name, &body)
-            if let value = attribute.value {
-                body.append(1)
-                ValueEncoding.encode(value, into: &body)
-            } else {
-                body.append(0)
+        /// Fills `slots` with the attributes' storage positions in UTF-8 name order, reusing the
+        /// previous state's order when the names are the same (consecutive rows of one table
+        /// usually have the same names).
+        private mutating func order(_ attributes: [AttributeName: AttributeState]) {
+            slots.removeAll(keepingCapacity: true)
+            if attributes.count == sortedNames.count {
+                if attributes.count <= Self.smallState {
+                    // Few names: each found in the previous order by comparing (no hashing); the
+                    // same count and every name found means the same names.
+                    slots.append(contentsOf: repeatElement(attributes.endIndex, count: attributes.count))
+                    var position = attributes.startIndex
+                    var same = true
+                    while position != attributes.endIndex {
+                        let name = attributes.keys[position]
+                        guard let rank = sortedNames.firstIndex(of: name) else {
+                            same = false
+                            break
+                        }
+                        slots[rank] = position
+                        attributes.formIndex(after: &position)
+                    }
+                    if same { return }
+                } else {
+                    // Same count and every name present: the same names, already in order.
+                    var same = true
+                    for name in sortedNames {
+                        guard let position = attributes.index(forKey: name) else {
+                            same = false
+                            break
+                        }
+                        slots.append(position)
+                    }
+                    if same { return }
+                }
+                slots.removeAll(keepingCapacity: true)
             }
-            ValueEncoding.appendVarint(UInt64(index(of: attribute.stamp)), &body)
+            // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
+            slots.append(contentsOf: attributes.indices)
+            slots.sort { utf8Less(attributes.keys[$0], attributes.keys[$1]) }
+            sortedNames.removeAll(keepingCapacity: true)
+            for position in slots { sortedNames.append(attributes.keys[position]) }
         }
 
         /// The stamp's number in the table, adding it on first use (searching from the newest:
