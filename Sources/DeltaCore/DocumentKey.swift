@@ -12,30 +12,68 @@ import Darwin
 /// The typed ``components`` are kept so that a sink can write the key back with its original type.
 public struct DocumentKey: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let canonical: String
-    public let components: [Value]
+    /// The typed components: one value held as it is (most keys have one, and a key is copied
+    /// with every document reference, so it allocates no array), or a composite key's values.
+    private let storage: Storage
+
+    private enum Storage: Sendable {
+        case one(Value)
+        case many([Value])
+    }
 
     public init(_ components: [Value]) {
         precondition(!components.isEmpty, "a document key needs at least one component")
-        self.components = components
         if components.count == 1 {
             canonical = DocumentKey.text(of: components[0])
+            storage = .one(components[0])
         } else {
             canonical = components.map { DocumentKey.escape(DocumentKey.text(of: $0)) }.joined(separator: "|")
+            storage = .many(components)
         }
     }
 
-    public init(_ single: Value) { self.init([single]) }
+    public init(_ single: Value) {
+        canonical = DocumentKey.text(of: single)
+        storage = .one(single)
+    }
 
     /// A key known only by its canonical text (e.g. read back from the ledger); components are strings.
     public init(canonical: String, arity: Int = 1) {
         self.canonical = canonical
-        self.components = arity <= 1 ? [.string(canonical)] : DocumentKey.split(canonical).map(Value.string)
+        storage = arity <= 1 ? .one(.string(canonical)) : .many(DocumentKey.split(canonical).map(Value.string))
     }
 
     /// Rebuilds a key from its canonical text plus the encoded typed components the ledger stores.
     public init(canonical: String, components: [Value]) {
         self.canonical = canonical
-        self.components = components
+        storage = components.count == 1 ? .one(components[0]) : .many(components)
+    }
+
+    /// The typed components, in key order (an array made for a single-component key).
+    public var components: [Value] {
+        switch storage {
+        case let .one(value): [value]
+        case let .many(values): values
+        }
+    }
+
+    /// How many components the key has.
+    public var componentCount: Int {
+        switch storage {
+        case .one: 1
+        case let .many(values): values.count
+        }
+    }
+
+    /// The component at `index` (`0 ..< componentCount`), without making the array.
+    public func component(_ index: Int) -> Value {
+        switch storage {
+        case let .one(value):
+            precondition(index == 0, "component \(index) of a single-component key")
+            return value
+        case let .many(values):
+            return values[index]
+        }
     }
 
     public var description: String { canonical }

@@ -40,6 +40,19 @@ import Testing
         #expect(rebuilt.components == [.string("a|b"), .string("c\\"), .string("7")])
     }
 
+    @Test func componentsReadOneByOneMatchTheArray() {
+        let keys = [DocumentKey(.int(42)), DocumentKey([.string("x")]), DocumentKey([.int(1), .string("a|b"), .null]),
+                    DocumentKey(canonical: "p|q", arity: 2), DocumentKey(canonical: "7", components: [.int(7)]),
+                    DocumentKey(canonical: "7|8", components: [.int(7), .int(8)])]
+        for key in keys {
+            #expect(key.componentCount == key.components.count)
+            #expect((0 ..< key.componentCount).map(key.component) == key.components)
+        }
+        #expect(keys.map(\.componentCount) == [1, 1, 3, 2, 1, 2])
+        #expect(keys[1].components == [.string("x")] && keys[1].canonical == "x")
+        #expect(keys[4].component(0) == .int(7))
+    }
+
     /// Components full of `|` and `\`; `combining` adds strings that start with a combining mark,
     /// which Swift glues onto a preceding `|` or `\` as one Character.
     static func component(_ r: inout SplitMix64, combining: Bool) -> String {

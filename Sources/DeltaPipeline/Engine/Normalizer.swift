@@ -26,6 +26,10 @@ final class Normalizer: Sendable {
 
     /// The document key of a change, from the store's key attributes; nil when one is missing.
     func key(of change: RowChange) -> DocumentKey? {
+        if keyAttributes.count == 1 {
+            guard let v = change.attributes[keyAttributes[0]], v != .null else { return nil }
+            return DocumentKey(v)
+        }
         var parts = [Value]()
         parts.reserveCapacity(keyAttributes.count)
         for name in keyAttributes {

@@ -219,15 +219,16 @@ final class Planner: Sendable {
 
     /// The document's key in the store's key attributes.
     private func keyValues(_ store: StoreID, _ storeMapping: StoreMapping, _ ref: DocumentRef) -> [String: Value] {
-        if let t = keyTemplates.first(where: { $0.store == store }), t.positions.count == ref.key.components.count {
+        let count = ref.key.componentCount
+        if let t = keyTemplates.first(where: { $0.store == store }), t.positions.count == count {
             // A copy of the store's template, filled by position (no key name hashed per patch).
             var key = t.template
-            for (position, value) in zip(t.positions, ref.key.components) { key.values[position] = value }
+            for (i, position) in t.positions.enumerated() { key.values[position] = ref.key.component(i) }
             return key
         }
         var key = [String: Value](minimumCapacity: storeMapping.spec.keyAttributes.count)
-        for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < ref.key.components.count {
-            key[name] = ref.key.components[i]
+        for (i, name) in storeMapping.spec.keyAttributes.enumerated() where i < count {
+            key[name] = ref.key.component(i)
         }
         return key
     }
