@@ -154,6 +154,20 @@ public final class PostgresSink: SinkConnector {
             /// differs.
             func withColumnPositions<T, E: Error>(of document: [String: Value],
                                                   _ use: ([Dictionary<String, Value>.Index?], _ unknown: [String]) throws(E) -> T) throws(E) -> T {
+                // Worked on as locals (moved out and back), so that no access to the shape's
+                // properties is checked per attribute.
+                var names: [String] = []
+                var columns: [Int?] = []
+                var slots: [Dictionary<String, Value>.Index?] = []
+                swap(&names, &orderNames)
+                swap(&columns, &orderColumns)
+                swap(&slots, &self.slots)
+                defer {
+                    for i in slots.indices { slots[i] = nil }
+                    swap(&names, &orderNames)
+                    swap(&columns, &orderColumns)
+                    swap(&slots, &self.slots)
+                }
                 if slots.count != schema.columns.count { slots = Array(repeating: nil, count: schema.columns.count) }
                 var unknown: [String] = []
                 var j = 0
@@ -161,23 +175,22 @@ public final class PostgresSink: SinkConnector {
                 while position != document.endIndex {
                     let name = document.keys[position]
                     let column: Int?
-                    if j < orderNames.count, utf8Equal(orderNames[j], name) {
-                        column = orderColumns[j]
+                    if j < names.count, utf8Equal(names[j], name) {
+                        column = columns[j]
                     } else {
                         column = schema.columnIndex(name)
-                        if j < orderNames.count {
-                            orderNames[j] = name
-                            orderColumns[j] = column
+                        if j < names.count {
+                            names[j] = name
+                            columns[j] = column
                         } else {
-                            orderNames.append(name)
-                            orderColumns.append(column)
+                            names.append(name)
+                            columns.append(column)
                         }
                     }
                     if let column { slots[column] = position } else { unknown.append(name) }
                     j += 1
                     document.formIndex(after: &position)
                 }
-                defer { for i in slots.indices { slots[i] = nil } }
                 return try use(slots, unknown)
             }
         }
@@ -654,7 +667,10 @@ public final class PostgresSink: SinkConnector {
             case .delete: capacity = 0
             }
             if binary {
-                row.reserveCapacity(row.count + keyNames.count * 12 + capacity * 16)
+                // Grown by doubling: `row` may be a streamed COPY's whole buffer, which an exact
+                // reservation per row would copy again and again.
+                let needed = row.count + keyNames.count * 12 + capacity * 16
+                if row.capacity < needed { row.reserveCapacity(max(needed, row.capacity * 2)) }
             } else {
                 keyTexts.reserveCapacity(keyNames.count)
                 texts.reserveCapacity(capacity)
