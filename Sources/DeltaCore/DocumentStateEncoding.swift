@@ -157,7 +157,8 @@ public enum DocumentStateEncoding {
         }
         let count = try ValueEncoding.readVarint(bytes, &i)
         guard count <= UInt64(bytes.count) else { throw ValueEncoding.DecodingError(offset: i, reason: "attribute count \(count) too large") }
-        state.attributes.reserveCapacity(Int(count))
+        // Made at its size (reserving on the state's empty dictionary would grow it instead).
+        var attributes = [AttributeName: AttributeState](minimumCapacity: Int(count))
         for _ in 0..<count {
             let name = String(decoding: try ValueEncoding.readBytes(bytes, &i), as: UTF8.self)
             guard i < bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "truncated attribute") }
@@ -165,8 +166,9 @@ public enum DocumentStateEncoding {
             i += 1
             let value: Value? = hasValue ? try ValueEncoding.decodeValue(bytes, &i) : nil
             let attributeStamp = stamps == nil ? try readStamp(bytes, &i) : try stamp(try ValueEncoding.readVarint(bytes, &i))
-            state.attributes[name] = AttributeState(value: value, stamp: attributeStamp)
+            attributes[name] = AttributeState(value: value, stamp: attributeStamp)
         }
+        state.attributes = attributes
         guard i == bytes.count else { throw ValueEncoding.DecodingError(offset: i, reason: "trailing bytes") }
         return state
     }
