@@ -114,10 +114,6 @@ struct BatchProcessor: Sendable {
     /// the ledger nor a batch in `pending` holds any of these documents (the first snapshot of a
     /// one-way flow's empty namespace, whose rows are read once each), so their states are not
     /// read.
-    /// The value behind `slot`: with a dictionary's `default:` subscript, one lookup both finds
-    /// a key and stores its default when it is missing.
-    private static func value(_ slot: inout Int) -> Int { slot }
-
     func prepare(_ changes: [RowChange], clock: inout HybridClock, checkpoint: Checkpoint?, now: Int64,
                  pending: [CommitQueue.Overlay] = [], unknownToLedger: Bool = false) async throws -> Prepared {
         var result = Result()
@@ -275,6 +271,10 @@ struct BatchProcessor: Sendable {
         batch.writes = try await apply(prepared.planned, deadLetters: &batch.deadLetters, result: &result, now: prepared.now)
         return Processed(result: result, batch: batch)
     }
+
+    /// The value behind `slot`: with a dictionary's `default:` subscript, one lookup both finds
+    /// a key and stores its default when it is missing.
+    private static func value(_ slot: inout Int) -> Int { slot }
 
     /// Records the store's latest report of a document (echo or not): the write-back compares
     /// the ledger's winner with what the store holds after its last event in this batch.
