@@ -36,6 +36,8 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
     /// written (WAL readers never wait for the writer); they see the last committed state.
     /// Nil for `:memory:`, whose second connection would be another database.
     private let reader: Mutex<Connection?>
+    /// Runs the WAL's checkpoints off the committing thread (nil for `:memory:`).
+    let checkpointer: SQLiteLedgerCheckpointer?
 
     /// Opens or creates the ledger at `path` (its folder must exist).
     public init(path: String, options: Options = Options()) throws {
@@ -58,7 +60,17 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         connection = Mutex(try Connection(db, keepHistory: options.keepHistory))
         if path == ":memory:" || path.isEmpty {
             reader = Mutex(nil)
+            checkpointer = nil
         } else {
+            do {
+                // A WAL that grew past its bound is cut back to 32 MiB when it starts over.
+                try db.execute("PRAGMA journal_size_limit=\(32 << 20)")
+                let checkpointer = try SQLiteLedgerCheckpointer(path: path)
+                checkpointer.attach(to: db)
+                self.checkpointer = checkpointer
+            } catch let error as SQLiteError {
+                throw LedgerError("cannot open ledger \(path) for checkpoints: \(error.message) — check that the file is writable")
+            }
             do {
                 let readDB = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 30_000)
                 try readDB.execute("PRAGMA cache_size=-\(max(1, options.cacheMegabytes / 4) * 1024)")

@@ -41,6 +41,40 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     deinit {
         sqlite3_close_v2(handle)
+        walHook?.release()
+    }
+
+    /// The handler ``onWALCommit(_:)`` installed, kept alive for SQLite's callback.
+    private final class WALHook {
+        let handler: (Int32) -> Void
+        init(_ handler: @escaping (Int32) -> Void) { self.handler = handler }
+    }
+
+    private var walHook: Unmanaged<WALHook>?
+
+    /// Calls `handler` on the committing thread after each commit in WAL mode, with the number of
+    /// frames in the WAL. It replaces SQLite's automatic checkpoints: the handler decides when
+    /// to checkpoint.
+    public func onWALCommit(_ handler: @escaping (Int32) -> Void) {
+        walHook?.release()
+        let hook = Unmanaged.passRetained(WALHook(handler))
+        walHook = hook
+        sqlite3_wal_hook(handle, { context, _, _, frames in
+            if let context { Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue().handler(frames) }
+            return SQLITE_OK
+        }, hook.toOpaque())
+    }
+
+    /// Copies the WAL's committed frames into the database file without blocking writers or
+    /// readers (a `PASSIVE` checkpoint); returns the WAL's frame count and how many of them the
+    /// database now holds (equal: the next write starts the WAL over).
+    @discardableResult
+    public func checkpointPassive() throws -> (walFrames: Int32, checkpointed: Int32) {
+        var frames: Int32 = 0
+        var done: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &done)
+        guard rc == SQLITE_OK || rc == SQLITE_BUSY else { throw SQLiteError(code: rc, message: lastErrorMessage) }
+        return (frames, done)
     }
 
     /// Runs one or more statements that return no rows we need (DDL, PRAGMA, BEGIN/COMMIT).

@@ -1,5 +1,5 @@
 import DeltaCore
-import DeltaLedger
+@testable import DeltaLedger
 import SQLiteSupport
 import Testing
 
@@ -44,6 +44,35 @@ struct SQLiteLedgerTests {
         try reopened.commit(LedgerBatch(deltas: [set(ns, 1, "name", .string("kept"), time: 10)]))
         #expect(try SQLiteDatabase(path: old).scalarInt("PRAGMA page_size") == 4096)
         #expect(try SQLiteLedger(path: old).states(ns, [DocumentKey(.int(1))])[DocumentKey(.int(1))]?.liveValues == ["name": .string("kept")])
+    }
+
+    @Test("the WAL is checkpointed off the committing thread, starts over, and loses nothing")
+    func backgroundCheckpoints() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("ledger.sqlite")
+        let ledger = try SQLiteLedger(path: path)
+        let checkpointer = try #require(ledger.checkpointer)
+        #expect(checkpointer.completed == 0)
+        // About 24 MiB of states in batches: more WAL frames than a checkpoint is asked for at.
+        let text = String(repeating: "x", count: 1_000)
+        for batch in 0 ..< 12 {
+            let deltas = (0 ..< 2_000).map { set(ns, batch * 2_000 + $0, "body", .string(text), time: 10) }
+            try ledger.commit(LedgerBatch(deltas: deltas))
+        }
+        checkpointer.drain()
+        #expect(checkpointer.completed >= 1)
+        // Once a checkpoint has copied every frame, the next commit starts the WAL over: it
+        // holds only that commit's frames, not everything since the ledger was opened.
+        try ledger.commit(LedgerBatch(deltas: [set(ns, 1, "body", .string("again"), time: 11)]))
+        checkpointer.drain()
+        let probe = try SQLiteDatabase(path: path)
+        #expect(try probe.scalarInt("SELECT count(*) FROM documents") == 24_000)
+        let frames = try probe.checkpointPassive().walFrames
+        #expect(frames > 0 && frames < SQLiteLedgerCheckpointer.requestFrames, "WAL frames: \(frames)")
+        let keys = [DocumentKey(.int(1)), DocumentKey(.int(23_999))]
+        let states = try ledger.states(ns, keys)
+        #expect(states[keys[0]]?.liveValues == ["body": .string("again")])
+        #expect(states[keys[1]]?.liveValues == ["body": .string(text)])
     }
 
     @Test("a batch with merged states stores exactly what the writer's own merge of the deltas gives")
