@@ -28,39 +28,103 @@ public struct AttributeState: Sendable, Hashable {
 ///
 /// Invariant (rule 6): the document is alive exactly when some attribute stamp is newer than the
 /// tombstone; an alive document consists of all its attributes that currently hold a value.
+///
+/// A state made from one image (``init(image:stamp:)``, every attribute set with one stamp) keeps
+/// that image as it is until its attributes are first changed: a snapshot's documents are never
+/// built twice. Both forms of the same state are equal and hash alike.
 public struct DocumentState: Sendable, Hashable {
-    public var attributes: [AttributeName: AttributeState]
+    /// The attributes, unless the state is still in its image form (then empty).
+    private var stored: [AttributeName: AttributeState]
+    /// The image the state was made from, while none of its attributes has changed.
+    public private(set) var image: Image?
     public var tombstone: Stamp?
 
+    /// Every attribute set to its value with one stamp: how a state made from one image is kept.
+    public struct Image: Sendable {
+        public let values: [AttributeName: Value]
+        public let stamp: Stamp
+    }
+
     public init(attributes: [AttributeName: AttributeState] = [:], tombstone: Stamp? = nil) {
-        self.attributes = attributes
+        self.stored = attributes
         self.tombstone = tombstone
     }
+
+    /// The state of a document whose every attribute in `image` was set with `stamp`.
+    public init(image: [AttributeName: Value], stamp: Stamp) {
+        self.stored = [:]
+        self.image = Image(values: image, stamp: stamp)
+    }
+
+    /// Every attribute's latest version (built from the image the first time it is read or
+    /// changed, for a state still in its image form).
+    public var attributes: [AttributeName: AttributeState] {
+        get {
+            guard let image else { return stored }
+            return Self.attributes(of: image)
+        }
+        set {
+            stored = newValue
+            image = nil
+        }
+        _modify {
+            if let image {
+                stored = Self.attributes(of: image)
+                self.image = nil
+            }
+            yield &stored
+        }
+    }
+
+    private static func attributes(of image: Image) -> [AttributeName: AttributeState] {
+        let stamp = image.stamp
+        return image.values.mapValues { AttributeState(value: $0, stamp: stamp) }
+    }
+
+    /// How many attributes the state knows (set or unset).
+    public var attributeCount: Int { image?.values.count ?? stored.count }
 
     /// An empty state: a document the ledger has never seen.
     public static let unknown = DocumentState()
 
-    public var isEmpty: Bool { attributes.isEmpty && tombstone == nil }
+    public var isEmpty: Bool { attributeCount == 0 && tombstone == nil }
 
     /// Rule 6: alive when any attribute stamp is newer than the tombstone (or there is no tombstone
     /// and at least one attribute is known).
     public var isAlive: Bool {
-        guard let tomb = tombstone else { return !attributes.isEmpty }
-        return attributes.values.contains { tomb < $0.stamp }
+        guard let tomb = tombstone else { return attributeCount > 0 }
+        if let image { return !image.values.isEmpty && tomb < image.stamp }
+        return stored.values.contains { tomb < $0.stamp }
     }
 
     /// The document's current content: every attribute that holds a value. Empty when not alive.
     public var liveValues: [AttributeName: Value] {
         guard isAlive else { return [:] }
-        var out = [AttributeName: Value](minimumCapacity: attributes.count)
-        for (name, state) in attributes { if let v = state.value { out[name] = v } }
+        if let image { return image.values }
+        var out = [AttributeName: Value](minimumCapacity: stored.count)
+        for (name, state) in stored { if let v = state.value { out[name] = v } }
         return out
     }
 
     /// The greatest stamp in the document (attribute or tombstone), nil when empty.
     public var latestStamp: Stamp? {
         var best = tombstone
-        for s in attributes.values where best.map({ $0 < s.stamp }) ?? true { best = s.stamp }
+        if let image {
+            if !image.values.isEmpty, best.map({ $0 < image.stamp }) ?? true { best = image.stamp }
+            return best
+        }
+        for s in stored.values where best.map({ $0 < s.stamp }) ?? true { best = s.stamp }
         return best
+    }
+
+    public static func == (a: DocumentState, b: DocumentState) -> Bool {
+        guard a.tombstone == b.tombstone else { return false }
+        if a.image == nil, b.image == nil { return a.stored == b.stored }
+        return a.attributes == b.attributes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(attributes)
+        hasher.combine(tombstone)
     }
 }

@@ -31,6 +31,8 @@ public enum DocumentStateEncoding {
         private var out: [UInt8] = []
         /// The storage positions of the state's attributes, in the order of `sortedNames`.
         private var slots: [Dictionary<AttributeName, AttributeState>.Index] = []
+        /// The same for a state in its image form: positions of its values.
+        private var imageSlots: [Dictionary<AttributeName, Value>.Index] = []
         /// Up to this many attributes, names are matched by comparison rather than hashed.
         static let smallState = 16
 
@@ -43,23 +45,15 @@ public enum DocumentStateEncoding {
         /// Calls `use` with the encoding of `state`, held in the encoder's own buffer (valid
         /// only during the call): no array is made per state.
         public mutating func withEncoded<T>(_ state: DocumentState, _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+            if let image = state.image { return try withEncoded(image, tombstone: state.tombstone, use) }
             let attributes = state.attributes
-            order(attributes)
+            Self.order(attributes, sortedNames: &sortedNames, into: &slots)
             // The stamp table comes first, so the stamps are numbered before anything is written.
             stamps.removeAll(keepingCapacity: true)
             stampNumbers.removeAll(keepingCapacity: true)
             let tombstoneIndex = state.tombstone.map { index(of: $0) }
             for position in slots { stampNumbers.append(index(of: attributes.values[position].stamp)) }
-            out.removeAll(keepingCapacity: true)
-            if let tombstoneIndex {
-                out.append(stampTable | hasTombstone)
-                ValueEncoding.appendVarint(UInt64(tombstoneIndex), &out)
-            } else {
-                out.append(stampTable)
-            }
-            ValueEncoding.appendVarint(UInt64(stamps.count), &out)
-            for stamp in stamps { appendStamp(stamp, &out) }
-            ValueEncoding.appendVarint(UInt64(attributes.count), &out)
+            writeHeader(tombstoneIndex, attributeCount: attributes.count)
             for (rank, position) in slots.enumerated() {
                 // Each state's own spelling of the name (a canonically equal one may differ in bytes).
                 ValueEncoding.appendString(attributes.keys[position], &out)
@@ -74,10 +68,42 @@ public enum DocumentStateEncoding {
             return try out.withUnsafeBufferPointer(use)
         }
 
+        /// A state in its image form: the bytes of the same state with its attributes built.
+        private mutating func withEncoded<T>(_ image: DocumentState.Image, tombstone: Stamp?,
+                                             _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+            let values = image.values
+            Self.order(values, sortedNames: &sortedNames, into: &imageSlots)
+            stamps.removeAll(keepingCapacity: true)
+            let tombstoneIndex = tombstone.map { index(of: $0) }
+            let number = values.isEmpty ? 0 : UInt64(index(of: image.stamp))
+            writeHeader(tombstoneIndex, attributeCount: values.count)
+            for position in imageSlots {
+                ValueEncoding.appendString(values.keys[position], &out)
+                out.append(1)
+                ValueEncoding.encode(values.values[position], into: &out)
+                ValueEncoding.appendVarint(number, &out)
+            }
+            return try out.withUnsafeBufferPointer(use)
+        }
+
+        /// Starts `out` with the flags, the stamp table and the attribute count.
+        private mutating func writeHeader(_ tombstoneIndex: Int?, attributeCount: Int) {
+            out.removeAll(keepingCapacity: true)
+            if let tombstoneIndex {
+                out.append(stampTable | hasTombstone)
+                ValueEncoding.appendVarint(UInt64(tombstoneIndex), &out)
+            } else {
+                out.append(stampTable)
+            }
+            ValueEncoding.appendVarint(UInt64(stamps.count), &out)
+            for stamp in stamps { appendStamp(stamp, &out) }
+            ValueEncoding.appendVarint(UInt64(attributeCount), &out)
+        }
+
         /// Fills `slots` with the attributes' storage positions in UTF-8 name order, reusing the
-        /// previous state's order when the names are the same (consecutive rows of one table
+        /// previous state's order (`sortedNames`) when the names are the same (consecutive rows of one table
         /// usually have the same names).
-        private mutating func order(_ attributes: [AttributeName: AttributeState]) {
+        private static func order<V>(_ attributes: [AttributeName: V], sortedNames: inout [String], into slots: inout [Dictionary<AttributeName, V>.Index]) {
             slots.removeAll(keepingCapacity: true)
             if attributes.count == sortedNames.count {
                 if attributes.count <= Self.smallState {

@@ -167,18 +167,27 @@ extension SQLiteLedger {
         /// Encodes the states this connection stores (it sorts attribute names once per shape).
         private var stateEncoder = DocumentStateEncoding.Encoder()
 
-        /// Stores one document's state. Every parameter is bound each time, so the statement
-        /// keeps its bindings across resets instead of clearing them.
+        /// Stores one document's state. Namespace, key and state are bound in place (SQLite
+        /// copies nothing) and the statement runs while they are alive; every parameter is bound
+        /// each time, so the statement keeps its bindings across resets instead of clearing them.
         private func storeDocument(_ ref: DocumentRef, _ state: DocumentState) throws {
             let s = upsertDocument
             defer { s.resetKeepingBindings() }
-            try s.bind(1, ref.namespace.name)
-            try s.bind(2, ref.key.canonical)
-            try stateEncoder.withEncoded(state) { try s.bind(3, blobBytes: $0) }
-            try s.bind(4, state.isAlive ? 1 : 0)
-            if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
-            try s.bind(6, Int64(state.attributes.count))
-            try s.step()
+            var namespace = ref.namespace.name
+            var key = ref.key.canonical
+            try namespace.withUTF8 { namespace in
+                try key.withUTF8 { key in
+                    try stateEncoder.withEncoded(state) { encoded in
+                        try s.bindInPlace(1, textBytes: namespace)
+                        try s.bindInPlace(2, textBytes: key)
+                        try s.bindInPlace(3, blobBytes: encoded)
+                        try s.bind(4, state.isAlive ? 1 : 0)
+                        if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
+                        try s.bind(6, Int64(state.attributeCount))
+                        try s.step()
+                    }
+                }
+            }
         }
 
         private func storeHistory(_ d: Delta) throws {

@@ -19,6 +19,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Opens (and by default creates) the database file at `path`; `:memory:` for a private one.
     /// - Parameter busyTimeoutMilliseconds: how long a statement waits for another connection's lock.
     public init(path: String, mode: OpenMode = OpenMode(), busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        _ = Self.configured
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         if mode.readOnly {
             flags |= SQLITE_OPEN_READONLY
@@ -38,6 +39,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
+
+    /// Process-wide settings made once, before the first connection: SQLite keeps no memory
+    /// statistics (nothing here reads them), so its allocations take no global mutex.
+    private static let configured: Bool = {
+        deltabridge_sqlite3_disable_memstatus() == SQLITE_OK
+    }()
 
     deinit {
         sqlite3_close_v2(handle)

@@ -54,6 +54,17 @@ public final class SQLiteStatement {
     public func bind(_ index: Int32, blobBytes bytes: UnsafeBufferPointer<UInt8>) throws {
         try check(sqlite3_bind_blob(handle, index, UnsafeRawPointer(bytes.baseAddress) ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), SQLITE_TRANSIENT))
     }
+    /// Binds bytes that SQLite reads in place, without a copy: they must stay valid and unchanged
+    /// until the statement has been stepped and reset (then bound again before the next step).
+    public func bindInPlace(_ index: Int32, blobBytes bytes: UnsafeBufferPointer<UInt8>) throws {
+        try check(sqlite3_bind_blob(handle, index, UnsafeRawPointer(bytes.baseAddress) ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), nil))
+    }
+    /// Binds UTF-8 text that SQLite reads in place, without a copy; the rule of
+    /// ``bindInPlace(_:blobBytes:)`` applies. An empty text is still text, not NULL.
+    public func bindInPlace(_ index: Int32, textBytes bytes: UnsafeBufferPointer<UInt8>) throws {
+        let start = UnsafeRawPointer(bytes.baseAddress ?? ("" as StaticString).utf8Start)
+        try check(sqlite3_bind_text(handle, index, start.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil))
+    }
     public func bindNull(_ index: Int32) throws { try check(sqlite3_bind_null(handle, index)) }
 
     /// Binds a string's UTF-8 bytes by their length (SQLite copies them), without making a C string.

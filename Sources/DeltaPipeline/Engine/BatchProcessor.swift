@@ -197,7 +197,7 @@ struct BatchProcessor: Sendable {
                     // A document the ledger has never seen: every attribute of the image is set, so
                     // the state is the image stamped, built without hashing its names again.
                     let image = normalizer.logicalImage(of: changes[c])
-                    documents[d].working.attributes = image.mapValues { AttributeState(value: $0, stamp: issued.stamp) }
+                    documents[d].working = DocumentState(image: image, stamp: issued.stamp)
                     documents[d].createdFrom = image
                     documents[d].deltaCount += image.count
                     result.deltas += image.count

@@ -236,6 +236,7 @@ final class Planner: Sendable {
     /// The live, admitted values of an alive document in the store's names.
     private func content(_ state: DocumentState, _ storeMapping: StoreMapping, createdFrom: [AttributeName: Value]? = nil) -> [String: Value] {
         if mapping.admitsEverything, storeMapping.keepsNames, let createdFrom { return createdFrom }
+        if mapping.admitsEverything, storeMapping.keepsNames, let image = state.image { return image.values }
         if mapping.admitsEverything, storeMapping.keepsNames, !state.attributes.values.contains(where: { $0.value == nil }) {
             // Same names, nothing left out: the state's own layout, without hashing again.
             return state.attributes.mapValues { $0.value! }
