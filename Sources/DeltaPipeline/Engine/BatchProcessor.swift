@@ -166,86 +166,38 @@ struct BatchProcessor: Sendable {
         if keepsDeltas { deltas.reserveCapacity(routed.count * 2) }
         var scratch = [Delta.Change]()
         var maxCommitTime: Int64?
-        changes.withUnsafeBufferPointer { changes in
-            for (c, d) in routed {
-                let normalizer = normalizers[documents[d].mappingIndex]!
-                documents[d].createdFrom = nil
-                if let t = changes[c].commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
-                let baseline = documents[d].shadow
-                if twoWay {
-                    documents[d].shadow = normalizer.image(after: changes[c], previous: baseline)
-                    documents[d].shadowed = true
-                }
-                let isEcho = changes[c].isEcho
-                    || (changes[c].matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(changes[c], state: documents[d].working, written: documents[d].written[source]))
-                if isEcho {
-                    // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
-                    // this store are stamped after what the bridge wrote here.
-                    if let newest = documents[d].written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
-                    // What the store now holds, for the write-back check below.
-                    if twoWay { observe(&documents[d], changes[c], normalizer) }
-                    continue
-                }
-                let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: changes[c]), now: now)
-                if issued.clamped {
-                    result.clamped += 1
-                    logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
-                                   metadata: ["flow": "\(flow.name)", "document": "\(documents[d].ref)"])
-                }
-                if changes[c].operation == .upsert { documents[d].upserted = true }
-                if baseline == nil, changes[c].operation == .upsert, documents[d].working.isEmpty {
-                    // A document the ledger has never seen: every attribute of the image is set, so
-                    // the state is the image stamped, built without hashing its names again.
-                    let image = normalizer.logicalImage(of: changes[c])
-                    documents[d].working = DocumentState(image: image, stamp: issued.stamp)
-                    documents[d].createdFrom = image
-                    documents[d].deltaCount += image.count
-                    result.deltas += image.count
-                    if keepsDeltas {
-                        let ref = documents[d].ref
-                        for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
-                    }
-                    observe(&documents[d], changes[c], normalizer)
-                    continue
-                }
-                scratch.removeAll(keepingCapacity: true)
-                normalizer.appendChanges(for: changes[c], state: documents[d].working, baseline: baseline, to: &scratch)
-                if !scratch.isEmpty {
-                    if documents[d].working.attributes.isEmpty { documents[d].working.attributes.reserveCapacity(scratch.count) }
-                    for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &documents[d].working) }
-                    documents[d].deltaCount += scratch.count
-                    result.deltas += scratch.count
-                    if keepsDeltas {
-                        let ref = documents[d].ref
-                        for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
-                    }
-                }
-                observe(&documents[d], changes[c], normalizer)
-            }
+        for (c, d) in routed {
+            let normalizer = normalizers[documents[d].mappingIndex]!
+            merge(changes[c], into: &documents[d], normalizer, twoWay: twoWay, matchEchoes: matchEchoes, clock: &clock, now: now,
+                  result: &result, deltas: &deltas, scratch: &scratch, maxCommitTime: &maxCommitTime)
         }
 
-        // 4. Plan the patches of every target (and write-backs to the source in two-way flows).
+        // 4. Plan the patches of every target (and write-backs to the source in two-way flows),
+        // and 5. what the ledger commits once the targets applied the patches: deltas, merged
+        // states, images, dead letters and the checkpoint, in one transaction. The documents are
+        // not used after this: their states move into the patches' planning and the ledger batch.
         var planned = [PlannedPatch]()
         planned.reserveCapacity(documents.count * max(1, targets.count))
-        for i in documents.indices where documents[i].reported {
-            let change = Planner.DocumentChange(ref: documents[i].ref, before: documents[i].loaded, after: documents[i].working,
-                                                observed: documents[i].observed, observedIsFull: documents[i].observedIsFull,
-                                                observedDeleted: documents[i].observedDeleted, upserted: documents[i].upserted,
-                                                createdFrom: documents[i].createdFrom)
-            let written = documents[i].written
-            planners[documents[i].mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
-                                                              writesOf: { written[$0] ?? [:] }, to: &planned)
-        }
-
-        // 5. What the ledger commits once the targets applied the patches: deltas, merged
-        // states, images, dead letters and the checkpoint, in one transaction.
         var batch = LedgerBatch(deltas: deltas, writes: [], checkpoints: [], deadLetters: deadLetters, images: [])
         var merged = [MergedDocument]()
         merged.reserveCapacity(documents.count)
         for i in documents.indices {
-            if documents[i].deltaCount > 0 { merged.append(MergedDocument(ref: documents[i].ref, state: documents[i].working)) }
+            let ref = documents[i].ref
+            var working = Self.take(&documents[i].working, leaving: DocumentState())
+            if documents[i].reported {
+                var change = Planner.DocumentChange(ref: ref, before: Self.take(&documents[i].loaded, leaving: DocumentState()),
+                                                    after: Self.take(&working, leaving: DocumentState()),
+                                                    observed: Self.take(&documents[i].observed, leaving: nil),
+                                                    observedIsFull: documents[i].observedIsFull,
+                                                    observedDeleted: documents[i].observedDeleted, upserted: documents[i].upserted,
+                                                    createdFrom: Self.take(&documents[i].createdFrom, leaving: nil))
+                let written = documents[i].written
+                planners[documents[i].mappingIndex].appendPatches(for: change, from: source, recording: sourceStores,
+                                                                  writesOf: { written[$0] ?? [:] }, to: &planned)
+                working = Self.take(&change.after, leaving: DocumentState())
+            }
+            if documents[i].deltaCount > 0 { merged.append(MergedDocument(ref: ref, state: Self.take(&working, leaving: DocumentState()))) }
             if documents[i].shadowed {
-                let ref = documents[i].ref
                 batch.images.append(StoreImage(store: source, namespace: ref.namespace, key: ref.key, image: documents[i].shadow))
             }
         }
@@ -275,6 +227,72 @@ struct BatchProcessor: Sendable {
     /// The value behind `slot`: with a dictionary's `default:` subscript, one lookup both finds
     /// a key and stores its default when it is missing.
     private static func value(_ slot: inout Int) -> Int { slot }
+
+    /// Moves the value out of `slot`, leaving `empty` there: no copy of what it holds.
+    private static func take<T>(_ slot: inout T, leaving empty: T) -> T {
+        var value = empty
+        swap(&value, &slot)
+        return value
+    }
+
+    /// Step 3 for one change, in source order: stamps it and merges it into its document's
+    /// working state, or records it as an echo (rule 7). The document is worked on in place.
+    private func merge(_ change: RowChange, into document: inout Document, _ normalizer: Normalizer, twoWay: Bool, matchEchoes: Bool,
+                       clock: inout HybridClock, now: Int64, result: inout Result, deltas: inout [Delta],
+                       scratch: inout [Delta.Change], maxCommitTime: inout Int64?) {
+        document.createdFrom = nil
+        if let t = change.commitTime { maxCommitTime = max(maxCommitTime ?? t, t) }
+        let baseline = document.shadow
+        if twoWay {
+            document.shadow = normalizer.image(after: change, previous: baseline)
+            document.shadowed = true
+        }
+        let isEcho = change.isEcho
+            || (change.matchEchoes && matchEchoes && EchoMatcher(normalizer: normalizer).isEcho(change, state: document.working, written: document.written[source]))
+        if isEcho {
+            // Rule 7: the bridge's own write coming back. No delta; rule 4: later changes of
+            // this store are stamped after what the bridge wrote here.
+            if let newest = document.written[source]?.values.map(\.stamp).max() { clock.observe(newest) }
+            // What the store now holds, for the write-back check below.
+            if twoWay { observe(&document, change, normalizer) }
+            return
+        }
+        let issued = clock.stamp(sourceTime: normalizer.sourceTime(of: change), now: now)
+        if issued.clamped {
+            result.clamped += 1
+            logger.warning("clock skew: \(source) reported a change time more than \(DurationText.format(clock.maxClockSkew)) ahead of this machine; stamped with the bridge clock instead",
+                           metadata: ["flow": "\(flow.name)", "document": "\(document.ref)"])
+        }
+        if change.operation == .upsert { document.upserted = true }
+        if baseline == nil, change.operation == .upsert, document.working.isEmpty {
+            // A document the ledger has never seen: every attribute of the image is set, so
+            // the state is the image stamped, kept as it is.
+            let image = normalizer.logicalImage(of: change)
+            document.working = DocumentState(image: image, stamp: issued.stamp)
+            document.createdFrom = image
+            document.deltaCount += image.count
+            result.deltas += image.count
+            if keepsDeltas {
+                let ref = document.ref
+                for (name, value) in image { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: .set(name, value), stamp: issued.stamp)) }
+            }
+            observe(&document, change, normalizer)
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        normalizer.appendChanges(for: change, state: document.working, baseline: baseline, to: &scratch)
+        if !scratch.isEmpty {
+            if document.working.attributeCount == 0 { document.working.attributes.reserveCapacity(scratch.count) }
+            for c in scratch { Merge.apply(c, stamp: issued.stamp, to: &document.working) }
+            document.deltaCount += scratch.count
+            result.deltas += scratch.count
+            if keepsDeltas {
+                let ref = document.ref
+                for c in scratch { deltas.append(Delta(namespace: ref.namespace, key: ref.key, change: c, stamp: issued.stamp)) }
+            }
+        }
+        observe(&document, change, normalizer)
+    }
 
     /// Records the store's latest report of a document (echo or not): the write-back compares
     /// the ledger's winner with what the store holds after its last event in this batch.
