@@ -21,15 +21,15 @@ public enum DocumentStateEncoding {
     /// same names (consecutive rows of one table usually do): looking each name up costs less
     /// than sorting them again. Output is byte-identical to ``encode(_:)``.
     public struct Encoder: Sendable {
-        /// The attribute names of the last state encoded, in UTF-8 order.
-        private var sortedNames: [String] = []
+        /// The attribute names of the last state encoded.
+        private var names = NameOrder()
         /// The stamps of the state being encoded, in order of first use.
         private var stamps: [Stamp] = []
         /// The stamp number of each attribute of the state being encoded, in name order.
         private var stampNumbers: [Int] = []
         /// The whole encoding of the state being encoded.
         private var out: [UInt8] = []
-        /// The storage positions of the state's attributes, in the order of `sortedNames`.
+        /// The storage positions of the state's attributes, in UTF-8 name order.
         private var slots: [Dictionary<AttributeName, AttributeState>.Index] = []
         /// The same for a state in its image form: positions of its values.
         private var imageSlots: [Dictionary<AttributeName, Value>.Index] = []
@@ -47,7 +47,7 @@ public enum DocumentStateEncoding {
         public mutating func withEncoded<T>(_ state: DocumentState, _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
             if let image = state.image { return try withEncoded(image, tombstone: state.tombstone, use) }
             let attributes = state.attributes
-            Self.order(attributes, sortedNames: &sortedNames, into: &slots)
+            Self.order(attributes, &names, into: &slots)
             // The stamp table comes first, so the stamps are numbered before anything is written.
             stamps.removeAll(keepingCapacity: true)
             stampNumbers.removeAll(keepingCapacity: true)
@@ -72,7 +72,7 @@ public enum DocumentStateEncoding {
         private mutating func withEncoded<T>(_ image: DocumentState.Image, tombstone: Stamp?,
                                              _ use: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
             let values = image.values
-            Self.order(values, sortedNames: &sortedNames, into: &imageSlots)
+            Self.order(values, &names, into: &imageSlots)
             stamps.removeAll(keepingCapacity: true)
             let tombstoneIndex = tombstone.map { index(of: $0) }
             let number = values.isEmpty ? 0 : UInt64(index(of: image.stamp))
@@ -100,32 +100,67 @@ public enum DocumentStateEncoding {
             ValueEncoding.appendVarint(UInt64(attributeCount), &out)
         }
 
+        /// The names of the state encoded last: in UTF-8 order, and (for a small state) in its
+        /// dictionary's storage order with each one's rank in UTF-8 order.
+        private struct NameOrder {
+            var sorted: [String] = []
+            var stored: [String] = []
+            var rankOfStored: [Int] = []
+
+            mutating func remember<V>(storageOrderOf attributes: [AttributeName: V], _ slots: [Dictionary<AttributeName, V>.Index]) {
+                stored.removeAll(keepingCapacity: true)
+                rankOfStored.removeAll(keepingCapacity: true)
+                guard attributes.count <= Encoder.smallState else { return }
+                var position = attributes.startIndex
+                while position != attributes.endIndex {
+                    stored.append(attributes.keys[position])
+                    rankOfStored.append(slots.firstIndex(of: position)!)
+                    attributes.formIndex(after: &position)
+                }
+            }
+        }
+
         /// Fills `slots` with the attributes' storage positions in UTF-8 name order, reusing the
-        /// previous state's order (`sortedNames`) when the names are the same (consecutive rows of one table
+        /// previous state's order when the names are the same (consecutive rows of one table
         /// usually have the same names).
-        private static func order<V>(_ attributes: [AttributeName: V], sortedNames: inout [String], into slots: inout [Dictionary<AttributeName, V>.Index]) {
+        private static func order<V>(_ attributes: [AttributeName: V], _ names: inout NameOrder, into slots: inout [Dictionary<AttributeName, V>.Index]) {
             slots.removeAll(keepingCapacity: true)
-            if attributes.count == sortedNames.count {
-                if attributes.count <= Self.smallState {
-                    // Few names: each found in the previous order by comparing (no hashing); the
-                    // same count and every name found means the same names.
-                    slots.append(contentsOf: repeatElement(attributes.endIndex, count: attributes.count))
+            let count = attributes.count
+            if count == names.sorted.count {
+                if count <= Self.smallState {
+                    slots.append(contentsOf: repeatElement(attributes.endIndex, count: count))
+                    // Dictionaries copied from one another (the rows of one table often are) keep
+                    // one storage order: each name is then where the previous state had it, which
+                    // one comparison of equal strings confirms.
+                    var k = 0
                     var position = attributes.startIndex
+                    while position != attributes.endIndex, k < names.stored.count, attributes.keys[position] == names.stored[k] {
+                        slots[names.rankOfStored[k]] = position
+                        k += 1
+                        attributes.formIndex(after: &position)
+                    }
+                    if k == count { return }
+                    // Otherwise each name is found in the previous order by comparing (no
+                    // hashing); the same count and every name found means the same names.
+                    position = attributes.startIndex
                     var same = true
                     while position != attributes.endIndex {
                         let name = attributes.keys[position]
-                        guard let rank = sortedNames.firstIndex(of: name) else {
+                        guard let rank = names.sorted.firstIndex(of: name) else {
                             same = false
                             break
                         }
                         slots[rank] = position
                         attributes.formIndex(after: &position)
                     }
-                    if same { return }
+                    if same {
+                        names.remember(storageOrderOf: attributes, slots)
+                        return
+                    }
                 } else {
                     // Same count and every name present: the same names, already in order.
                     var same = true
-                    for name in sortedNames {
+                    for name in names.sorted {
                         guard let position = attributes.index(forKey: name) else {
                             same = false
                             break
@@ -139,8 +174,9 @@ public enum DocumentStateEncoding {
             // Positions are sorted, not (name, state) pairs: moving an index retains nothing.
             slots.append(contentsOf: attributes.indices)
             slots.sort { utf8Less(attributes.keys[$0], attributes.keys[$1]) }
-            sortedNames.removeAll(keepingCapacity: true)
-            for position in slots { sortedNames.append(attributes.keys[position]) }
+            names.sorted.removeAll(keepingCapacity: true)
+            for position in slots { names.sorted.append(attributes.keys[position]) }
+            names.remember(storageOrderOf: attributes, slots)
         }
 
         /// The stamp's number in the table, adding it on first use (searching from the newest:

@@ -63,49 +63,63 @@ public enum JSONCodec {
     /// (`2024-03-01T12:00:00Z`). Non-finite numbers cannot be held; with `rejectingNUL` (jsonb),
     /// neither can the NUL character.
     public static func serialize(_ value: Value, rejectingNUL: Bool = false) throws(SerializeError) -> String {
-        var out = ""
-        try write(value, to: &out, rejectingNUL: rejectingNUL)
-        return out
+        var out = [UInt8]()
+        try serialize(value, rejectingNUL: rejectingNUL, appendingTo: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static func write(_ value: Value, to out: inout String, rejectingNUL: Bool) throws(SerializeError) {
-        switch value {
-        case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
-        case let .int(i): out += String(i)
-        case let .double(d):
-            guard d.isFinite else { throw SerializeError(message: "JSON cannot hold the number \(d)") }
-            out += "\(d)"
-        case let .decimal(d):
-            let text = d.description
-            guard let last = text.utf8.last, last >= UInt8(ascii: "0"), last <= UInt8(ascii: "9") else {
-                throw SerializeError(message: "JSON cannot hold the number \(text)")
-            }
-            out += text
-        case let .string(s): try quote(s, to: &out, rejectingNUL: rejectingNUL)
-        case let .bytes(b): out += "\"" + Base64.encode(b) + "\""
-        case let .timestamp(t): out += "\"" + Timestamps.iso8601(micros: t) + "\""
-        case let .array(a):
-            out += "["
-            for (n, element) in a.enumerated() {
-                if n > 0 { out += "," }
-                try write(element, to: &out, rejectingNUL: rejectingNUL)
-            }
-            out += "]"
-        case let .object(o):
-            out += "{"
-            let keys = o.keys.sorted(by: utf8Less)
-            for (n, key) in keys.enumerated() {
-                if n > 0 { out += "," }
-                try quote(key, to: &out, rejectingNUL: rejectingNUL)
-                out += ":"
-                try write(o[key]!, to: &out, rejectingNUL: rejectingNUL)
-            }
-            out += "}"
+    /// ``serialize(_:rejectingNUL:)`` appending the text's UTF-8 bytes to `out`. On an error,
+    /// `out` is left as it was.
+    public static func serialize(_ value: Value, rejectingNUL: Bool = false, appendingTo out: inout [UInt8]) throws(SerializeError) {
+        let start = out.count
+        do {
+            try write(value, to: &out, rejectingNUL: rejectingNUL)
+        } catch {
+            out.removeSubrange(start...)
+            throw error
         }
     }
 
-    private static func quote(_ s: String, to out: inout String, rejectingNUL: Bool) throws(SerializeError) {
+    private static func write(_ value: Value, to out: inout [UInt8], rejectingNUL: Bool) throws(SerializeError) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case let .int(i): out.append(contentsOf: String(i).utf8)
+        case let .double(d):
+            guard d.isFinite else { throw SerializeError(message: "JSON cannot hold the number \(d)") }
+            out.append(contentsOf: "\(d)".utf8)
+        case let .decimal(d):
+            let start = out.count
+            d.appendDescription(to: &out)
+            guard let last = out.last, out.count > start, last >= UInt8(ascii: "0"), last <= UInt8(ascii: "9") else {
+                let text = String(decoding: out[start...], as: UTF8.self)
+                out.removeSubrange(start...)
+                throw SerializeError(message: "JSON cannot hold the number \(text)")
+            }
+        case let .string(s): try quote(s, to: &out, rejectingNUL: rejectingNUL)
+        case let .bytes(b): JSONText.quote(Base64.encode(b), into: &out)
+        case let .timestamp(t): JSONText.quote(Timestamps.iso8601(micros: t), into: &out)
+        case let .array(a):
+            out.append(UInt8(ascii: "["))
+            for (n, element) in a.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                try write(element, to: &out, rejectingNUL: rejectingNUL)
+            }
+            out.append(UInt8(ascii: "]"))
+        case let .object(o):
+            out.append(UInt8(ascii: "{"))
+            let keys = o.keys.sorted(by: utf8Less)
+            for (n, key) in keys.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                try quote(key, to: &out, rejectingNUL: rejectingNUL)
+                out.append(UInt8(ascii: ":"))
+                try write(o[key]!, to: &out, rejectingNUL: rejectingNUL)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static func quote(_ s: String, to out: inout [UInt8], rejectingNUL: Bool) throws(SerializeError) {
         if rejectingNUL && s.utf8.contains(0) { throw SerializeError(message: "jsonb cannot hold the NUL character (\\u0000)") }
         JSONText.quote(s, into: &out)
     }

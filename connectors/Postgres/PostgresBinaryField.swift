@@ -54,6 +54,19 @@ public enum PostgresBinaryField {
             out.append(contentsOf: b)
         case let (T.text, .string(s)) where !s.utf8.contains(0):
             appendText(s, &out)
+        case (T.json, _), (T.jsonb, _):
+            // Written straight into the field: a length, jsonb's version byte, the JSON text.
+            let start = out.count
+            appendInt32(0, &out)
+            if oid == T.jsonb { out.append(1) }
+            do {
+                try JSONCodec.serialize(value, rejectingNUL: oid == T.jsonb, appendingTo: &out)
+            } catch {
+                out.removeSubrange(start...)
+                throw PgValueMappingError(error.message)
+            }
+            let length = UInt32(out.count - start - 4).bigEndian
+            withUnsafeBytes(of: length) { for i in 0..<4 { out[start + i] = $0[i] } }
         case let (T.numeric, .decimal(d)):
             if !appendDecimal(d, type.typeModifier, &out) { try appendViaLiteral(value, oid, type, &out) }
         case let (T.timestamp, .timestamp(t)), let (T.timestamptz, .timestamp(t)):

@@ -142,7 +142,7 @@ struct BatchProcessor: Sendable {
                     lastCollection = (changes[c].collection, found)
                 }
                 guard let normalizer = normalizers[index] else { continue }
-                guard let key = normalizer.key(of: changes[c]) else {
+                guard let key = normalizer.key(of: changes[c].attributes) else {
                     deadLetters.append(DeadLetter(pipeline: pipeline, flow: flow.name, store: source.name, namespace: normalizer.mapping.namespace.name, key: "",
                                                   reason: "change in \(changes[c].collection) has no value for key attribute(s) \(normalizer.storeMapping.spec.keyAttributes.joined(separator: ", ")) — fix the key in the pipeline's mapping",
                                                   payload: String(describing: changes[c].attributes), createdAt: now))

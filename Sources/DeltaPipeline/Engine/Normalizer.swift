@@ -25,15 +25,19 @@ final class Normalizer: Sendable {
     }
 
     /// The document key of a change, from the store's key attributes; nil when one is missing.
-    func key(of change: RowChange) -> DocumentKey? {
+    func key(of change: RowChange) -> DocumentKey? { key(of: change.attributes) }
+
+    /// The document key of a change's attributes (the caller passes only them: no copy of the
+    /// whole change).
+    func key(of attributes: [String: Value]) -> DocumentKey? {
         if keyAttributes.count == 1 {
-            guard let v = change.attributes[keyAttributes[0]], v != .null else { return nil }
+            guard let v = attributes[keyAttributes[0]], v != .null else { return nil }
             return DocumentKey(v)
         }
         var parts = [Value]()
         parts.reserveCapacity(keyAttributes.count)
         for name in keyAttributes {
-            guard let v = change.attributes[name], v != .null else { return nil }
+            guard let v = attributes[name], v != .null else { return nil }
             parts.append(v)
         }
         return DocumentKey(parts)
