@@ -356,6 +356,9 @@ public final class PostgresSink: SinkConnector {
 
         /// The server refused to start the batch's streamed COPY: the batch is not streamed.
         private var streamRefused = false
+        /// The rows of this shape take the grouped path for the rest of the batch (their table
+        /// had keys found lately, or has no key to write by): not asked again for each row.
+        private var streamDeclined: GroupShape?
 
         /// Bytes gathered before they are handed to libpq (which sends them as its buffer fills).
         static let streamedChunk = 1 << 16
@@ -366,12 +369,17 @@ public final class PostgresSink: SinkConnector {
             guard let row = p.binary, p.patch.expected == nil, p.patch.action != .delete else { return false }
             if copy == nil {
                 guard !streamRefused else { return false }
+                let shape = GroupShape(p, delete: false)
+                if let declined = streamDeclined, declined == shape { return false }
                 let table = PostgresSQL.table(p.schema.table)
                 let columnList = (p.keyNames + p.columns).map(PostgresSQL.ident).joined(separator: ", ")
                 let target = table + " " + columnList
                 // Tables where keys were found lately, or without a key to write by, take the
                 // grouped path (which stages them, or names the missing key).
-                guard (stagedBeforeDirect[target] ?? 0) == 0, p.schema.isUniqueKey(p.keyNames) else { return false }
+                guard (stagedBeforeDirect[target] ?? 0) == 0, p.schema.isUniqueKey(p.keyNames) else {
+                    streamDeclined = shape
+                    return false
+                }
                 try conn.exec("SAVEPOINT deltabridge_copy")
                 let refused: PostgresServerError?
                 do throws(PostgresServerError) {
@@ -481,6 +489,7 @@ public final class PostgresSink: SinkConnector {
             var copy: StreamedCopy?
             let streams = patches.count >= Self.copyThreshold
             streamRefused = false
+            streamDeclined = nil
             do {
                 try begin(conn)
                 for (i, patch) in patches.enumerated() {
