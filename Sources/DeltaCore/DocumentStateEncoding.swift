@@ -106,6 +106,16 @@ public enum DocumentStateEncoding {
             var sorted: [String] = []
             var stored: [String] = []
             var rankOfStored: [Int] = []
+            /// States in a row whose storage order was not the remembered one. Dictionaries made
+            /// one by one (states read back from the ledger) rarely share an order: the order is
+            /// then remembered again only after 1, 2, 4, 8… such states, not after each.
+            var misses = 0
+
+            /// Whether to remember the storage order of a state that missed it.
+            mutating func shouldRemember() -> Bool {
+                misses += 1
+                return misses & (misses - 1) == 0
+            }
 
             mutating func remember<V>(storageOrderOf attributes: [AttributeName: V], _ slots: [Dictionary<AttributeName, V>.Index]) {
                 stored.removeAll(keepingCapacity: true)
@@ -139,7 +149,10 @@ public enum DocumentStateEncoding {
                         k += 1
                         attributes.formIndex(after: &position)
                     }
-                    if k == count { return }
+                    if k == count {
+                        names.misses = 0
+                        return
+                    }
                     // Otherwise each name is found in the previous order by comparing (no
                     // hashing); the same count and every name found means the same names.
                     position = attributes.startIndex
@@ -154,7 +167,7 @@ public enum DocumentStateEncoding {
                         attributes.formIndex(after: &position)
                     }
                     if same {
-                        names.remember(storageOrderOf: attributes, slots)
+                        if names.shouldRemember() { names.remember(storageOrderOf: attributes, slots) }
                         return
                     }
                 } else {

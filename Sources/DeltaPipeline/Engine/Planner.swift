@@ -89,10 +89,12 @@ final class Planner: Sendable {
         let after = change.after
         let wasAlive = before.isAlive
         let isAlive = after.isAlive
-        var changed = [AttributeName]()
+        // The admitted attributes whose latest state the batch changed, by name, with that state.
+        var changed = [(name: AttributeName, state: AttributeState)]()
         if wasAlive && isAlive {
-            for (name, state) in after.attributes where before.attributes[name] != state && mapping.admits(name) { changed.append(name) }
-            changed.sort()
+            let previous = before.attributes
+            for (name, state) in after.attributes where previous[name] != state && mapping.admits(name) { changed.append((name, state)) }
+            changed.sort { $0.name < $1.name }
         }
 
         var targets: [Target] = []
@@ -127,10 +129,14 @@ final class Planner: Sendable {
                     // document earlier receives it whole again.
                     set = content(after, storeMapping)
                 }
-                for name in changed {
-                    let a = after.attributes[name]!
+                for (name, a) in changed {
                     let storeName = storeMapping.storeName(name)
-                    if let v = a.value { set[storeName] = v } else { unset.append(storeName) }
+                    if let v = a.value {
+                        // One-way, `set` already holds every admitted value.
+                        if guardOn { set[storeName] = v }
+                    } else {
+                        unset.append(storeName)
+                    }
                     if guardOn { expected[storeName] = believed(name) }
                     if record { records[name] = a }
                 }
