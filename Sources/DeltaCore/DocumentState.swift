@@ -34,10 +34,15 @@ public struct AttributeState: Sendable, Hashable {
 /// built twice. Both forms of the same state are equal and hash alike.
 public struct DocumentState: Sendable, Hashable {
     /// The attributes, unless the state is still in its image form (then empty).
-    private var stored: [AttributeName: AttributeState]
-    /// The image the state was made from, while none of its attributes has changed.
-    public private(set) var image: Image?
+    @usableFromInline var stored: [AttributeName: AttributeState]
+    /// The values of the image the state was made from, while none of its attributes has
+    /// changed, and the stamp they were set with (meaningless without them).
+    @usableFromInline var imageValues: [AttributeName: Value]?
+    @usableFromInline var imageStamp: Stamp
     public var tombstone: Stamp?
+
+    /// The image the state was made from, while none of its attributes has changed.
+    public var image: Image? { imageValues.map { Image(values: $0, stamp: imageStamp) } }
 
     /// Every attribute set to its value with one stamp: how a state made from one image is kept.
     public struct Image: Sendable {
@@ -47,60 +52,62 @@ public struct DocumentState: Sendable, Hashable {
 
     public init(attributes: [AttributeName: AttributeState] = [:], tombstone: Stamp? = nil) {
         self.stored = attributes
+        self.imageValues = nil
+        self.imageStamp = Stamp(time: 0, origin: StoreID(""))
         self.tombstone = tombstone
     }
 
     /// The state of a document whose every attribute in `image` was set with `stamp`.
     public init(image: [AttributeName: Value], stamp: Stamp) {
         self.stored = [:]
-        self.image = Image(values: image, stamp: stamp)
+        self.imageValues = image
+        self.imageStamp = stamp
     }
 
     /// Every attribute's latest version (built from the image the first time it is read or
     /// changed, for a state still in its image form).
     public var attributes: [AttributeName: AttributeState] {
         get {
-            guard let image else { return stored }
-            return Self.attributes(of: image)
+            guard let values = imageValues else { return stored }
+            return Self.attributes(values, imageStamp)
         }
         set {
             stored = newValue
-            image = nil
+            imageValues = nil
         }
         _modify {
-            if let image {
-                stored = Self.attributes(of: image)
-                self.image = nil
+            if let values = imageValues {
+                stored = Self.attributes(values, imageStamp)
+                imageValues = nil
             }
             yield &stored
         }
     }
 
-    private static func attributes(of image: Image) -> [AttributeName: AttributeState] {
-        let stamp = image.stamp
-        return image.values.mapValues { AttributeState(value: $0, stamp: stamp) }
+    private static func attributes(_ values: [AttributeName: Value], _ stamp: Stamp) -> [AttributeName: AttributeState] {
+        values.mapValues { AttributeState(value: $0, stamp: stamp) }
     }
 
     /// How many attributes the state knows (set or unset).
-    public var attributeCount: Int { image?.values.count ?? stored.count }
+    @inlinable public var attributeCount: Int { imageValues?.count ?? stored.count }
 
     /// An empty state: a document the ledger has never seen.
     public static let unknown = DocumentState()
 
-    public var isEmpty: Bool { attributeCount == 0 && tombstone == nil }
+    @inlinable public var isEmpty: Bool { attributeCount == 0 && tombstone == nil }
 
     /// Rule 6: alive when any attribute stamp is newer than the tombstone (or there is no tombstone
     /// and at least one attribute is known).
-    public var isAlive: Bool {
+    @inlinable public var isAlive: Bool {
         guard let tomb = tombstone else { return attributeCount > 0 }
-        if let image { return !image.values.isEmpty && tomb < image.stamp }
+        if let values = imageValues { return !values.isEmpty && tomb < imageStamp }
         return stored.values.contains { tomb < $0.stamp }
     }
 
     /// The document's current content: every attribute that holds a value. Empty when not alive.
     public var liveValues: [AttributeName: Value] {
         guard isAlive else { return [:] }
-        if let image { return image.values }
+        if let values = imageValues { return values }
         var out = [AttributeName: Value](minimumCapacity: stored.count)
         for (name, state) in stored { if let v = state.value { out[name] = v } }
         return out
@@ -109,8 +116,8 @@ public struct DocumentState: Sendable, Hashable {
     /// The greatest stamp in the document (attribute or tombstone), nil when empty.
     public var latestStamp: Stamp? {
         var best = tombstone
-        if let image {
-            if !image.values.isEmpty, best.map({ $0 < image.stamp }) ?? true { best = image.stamp }
+        if let values = imageValues {
+            if !values.isEmpty, best.map({ $0 < imageStamp }) ?? true { best = imageStamp }
             return best
         }
         for s in stored.values where best.map({ $0 < s.stamp }) ?? true { best = s.stamp }
@@ -119,7 +126,7 @@ public struct DocumentState: Sendable, Hashable {
 
     public static func == (a: DocumentState, b: DocumentState) -> Bool {
         guard a.tombstone == b.tombstone else { return false }
-        if a.image == nil, b.image == nil { return a.stored == b.stored }
+        if a.imageValues == nil, b.imageValues == nil { return a.stored == b.stored }
         return a.attributes == b.attributes
     }
 
