@@ -66,14 +66,23 @@ extension SQLiteLedger {
             }
         }
 
+        /// Reads one document's state. Namespace and key are bound in place (SQLite copies
+        /// nothing) while the statement runs; every parameter is bound each time.
         func load(_ namespace: Namespace, _ key: DocumentKey) throws -> DocumentState {
             let s = selectDocument
-            defer { s.reset() }
-            try s.bind(1, namespace.name)
-            try s.bind(2, key.canonical)
-            guard try s.step() else { return DocumentState() }
+            defer { s.resetKeepingBindings() }
+            var name = namespace.name
+            var canonical = key.canonical
+            let encoded: [UInt8]? = try name.withUTF8 { name in
+                try canonical.withUTF8 { canonical in
+                    try s.bindInPlace(1, textBytes: name)
+                    try s.bindInPlace(2, textBytes: canonical)
+                    return try s.step() ? s.blob(0) : nil
+                }
+            }
+            guard let encoded else { return DocumentState() }
             do {
-                return try DocumentStateEncoding.decode(s.blob(0))
+                return try DocumentStateEncoding.decode(encoded)
             } catch {
                 throw LedgerError("ledger holds a document it cannot decode (\(namespace)/\(key): \(error)); the ledger file is damaged — restore it or resync")
             }
