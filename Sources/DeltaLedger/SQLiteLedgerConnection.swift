@@ -70,11 +70,12 @@ extension SQLiteLedger {
         /// nothing) while the statement runs; every parameter is bound each time.
         func load(_ namespace: Namespace, _ key: DocumentKey) throws -> DocumentState {
             let s = selectDocument
-            defer { s.resetKeepingBindings() }
             var name = namespace.name
             var canonical = key.canonical
             let encoded: [UInt8]? = try name.withUTF8 { name in
                 try canonical.withUTF8 { canonical in
+                    // Reset while the bound bytes are still alive.
+                    defer { s.resetKeepingBindings() }
                     try s.bindInPlace(1, textBytes: name)
                     try s.bindInPlace(2, textBytes: canonical)
                     return try s.step() ? s.blob(0) : nil
@@ -181,12 +182,13 @@ extension SQLiteLedger {
         /// each time, so the statement keeps its bindings across resets instead of clearing them.
         private func storeDocument(_ ref: DocumentRef, _ state: DocumentState) throws {
             let s = upsertDocument
-            defer { s.resetKeepingBindings() }
             var namespace = ref.namespace.name
             var key = ref.key.canonical
             try namespace.withUTF8 { namespace in
                 try key.withUTF8 { key in
                     try stateEncoder.withEncoded(state) { encoded in
+                        // Reset while the bound bytes are still alive.
+                        defer { s.resetKeepingBindings() }
                         try s.bindInPlace(1, textBytes: namespace)
                         try s.bindInPlace(2, textBytes: key)
                         try s.bindInPlace(3, blobBytes: encoded)
