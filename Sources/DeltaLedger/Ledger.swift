@@ -47,8 +47,9 @@ public protocol Ledger: AnyObject, Sendable {
     /// Dead letters, newest first.
     func deadLetters(pipeline: String?, limit: Int) throws -> [DeadLetter]
 
-    /// Keys of a namespace in canonical order after `after`, at most `limit`: for paging through
-    /// every document without loading them all.
+    /// Keys of a namespace after `after` in the ledger's own order, at most `limit`: for paging
+    /// through every document without loading them all. The order is total and stable, but only
+    /// the ledger knows it (the SQLite ledger puts integer keys first, in numeric order).
     func keys(_ namespace: Namespace, after: DocumentKey?, limit: Int) throws -> [DocumentKey]
 
     /// Deletes documents whose tombstone is older than `cutoff` (µs) and that are not alive,

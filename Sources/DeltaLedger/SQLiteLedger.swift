@@ -153,7 +153,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 SELECT name, kind, value, time, counter, origin FROM history
                 WHERE ns = ? AND key = ? ORDER BY time, counter, origin, name
                 """)
-            try s.bind([.text(namespace.name), .text(key.canonical)])
+            try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(key)])
             var out = [Delta]()
             while try s.step() {
                 let stamp = Stamp(time: s.int64(3), counter: UInt32(truncatingIfNeeded: s.int64(4)), origin: StoreID(s.text(5)))
@@ -201,10 +201,14 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public func keys(_ namespace: Namespace, after: DocumentKey?, limit: Int) throws -> [DocumentKey] {
         try connection.withLock { c in
-            let s = try c.db.prepare("""
-                SELECT key FROM documents WHERE ns = ? AND key > ? ORDER BY key LIMIT ?
-                """)
-            try s.bind([.text(namespace.name), .text(after?.canonical ?? ""), .int(Int64(limit))])
+            let s: SQLiteStatement
+            if let after {
+                s = try c.db.prepare("SELECT key FROM documents WHERE ns = ? AND key > ? ORDER BY key LIMIT ?")
+                try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(after), .int(Int64(limit))])
+            } else {
+                s = try c.db.prepare("SELECT key FROM documents WHERE ns = ? ORDER BY key LIMIT ?")
+                try s.bind([.text(namespace.name), .int(Int64(limit))])
+            }
             var out = [DocumentKey]()
             while try s.step() { out.append(DocumentKey(canonical: s.text(0))) }
             return out
@@ -215,7 +219,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         try connection.withLock { c in
             try c.db.transaction {
                 try c.db.execute("""
-                    CREATE TEMP TABLE IF NOT EXISTS doomed(ns TEXT, key TEXT, PRIMARY KEY(ns, key)) WITHOUT ROWID;
+                    CREATE TEMP TABLE IF NOT EXISTS doomed(ns TEXT, key, PRIMARY KEY(ns, key)) WITHOUT ROWID;
                     DELETE FROM doomed;
                     """)
                 let find = try c.db.prepare("""

@@ -77,7 +77,7 @@ extension SQLiteLedger {
                     // Reset while the bound bytes are still alive.
                     defer { s.resetKeepingBindings() }
                     try s.bindInPlace(1, textBytes: name)
-                    try s.bindInPlace(2, textBytes: canonical)
+                    try SQLiteLedgerKey.bindInPlace(s, 2, canonical)
                     return try s.step() ? s.blob(0) : nil
                 }
             }
@@ -92,7 +92,7 @@ extension SQLiteLedger {
         func loadImage(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: Value]? {
             let s = selectImage
             defer { s.reset() }
-            try s.bind([.text(store.name), .text(namespace.name), .text(key.canonical)])
+            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key)])
             guard try s.step() else { return nil }
             guard case let .object(image) = try Self.decode(s.blob(0)) else {
                 throw LedgerError("ledger holds a damaged store image for \(namespace)/\(key); restore the ledger or resync")
@@ -103,7 +103,7 @@ extension SQLiteLedger {
         func loadWrites(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
             let s = selectWrites
             defer { s.reset() }
-            try s.bind([.text(store.name), .text(namespace.name), .text(key.canonical)])
+            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key)])
             var out = [AttributeName: AttributeState]()
             while try s.step() {
                 let stamp = Stamp(time: s.int64(2), counter: UInt32(truncatingIfNeeded: s.int64(3)), origin: StoreID(s.text(4)))
@@ -161,10 +161,10 @@ extension SQLiteLedger {
             for w in batch.writes { try storeWrite(w) }
             for i in batch.images {
                 if let image = i.image {
-                    try upsertImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical),
+                    try upsertImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key),
                                          .blob(ValueEncoding.encode(.object(image)))])
                 } else {
-                    try deleteImage.run([.text(i.store.name), .text(i.namespace.name), .text(i.key.canonical)])
+                    try deleteImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key)])
                 }
             }
             for c in batch.checkpoints { try storeCheckpoint(c) }
@@ -190,7 +190,7 @@ extension SQLiteLedger {
                         // Reset while the bound bytes are still alive.
                         defer { s.resetKeepingBindings() }
                         try s.bindInPlace(1, textBytes: namespace)
-                        try s.bindInPlace(2, textBytes: key)
+                        try SQLiteLedgerKey.bindInPlace(s, 2, key)
                         try s.bindInPlace(3, blobBytes: encoded)
                         try s.bind(4, state.isAlive ? 1 : 0)
                         if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
@@ -207,12 +207,12 @@ extension SQLiteLedger {
             case let .unset(n): (n, 1, .blob([]))
             case .tombstone: ("", 2, .blob([]))
             }
-            try insertHistory.run([.text(d.namespace.name), .text(d.key.canonical), .int(d.stamp.time), .int(Int64(d.stamp.counter)),
+            try insertHistory.run([.text(d.namespace.name), SQLiteLedgerKey.binding(d.key), .int(d.stamp.time), .int(Int64(d.stamp.counter)),
                                    .text(d.stamp.origin.name), .text(name), .int(kind), value])
         }
 
         private func storeWrite(_ w: WriteRecord) throws {
-            try upsertWrite.run([.text(w.store.name), .text(w.namespace.name), .text(w.key.canonical), .text(w.attribute),
+            try upsertWrite.run([.text(w.store.name), .text(w.namespace.name), SQLiteLedgerKey.binding(w.key), .text(w.attribute),
                                  w.value.map { .blob(ValueEncoding.encode($0)) } ?? .null,
                                  .int(w.stamp.time), .int(Int64(w.stamp.counter)), .text(w.stamp.origin.name)])
         }

@@ -1,21 +1,23 @@
 import SQLiteSupport
 
-/// The SQLite ledger's schema, version 2.
+/// The SQLite ledger's schema, version 3.
 ///
-/// One row per document in `documents`, keyed by (namespace, canonical key): `state` is the
+/// One row per document in `documents`, keyed by (namespace, key): `state` is the
 /// ``DeltaCore/DocumentStateEncoding`` of its ``DeltaCore/DocumentState`` (every attribute's latest
 /// value and stamp, and the tombstone); `alive`, `tombstone_time` and `attribute_count` are derived
 /// from it for compaction and statistics. Write records and history keep one row per attribute,
 /// with values in ``DeltaCore/ValueEncoding`` (NULL for unset). `images` holds the last image
-/// each source store reported of a document, as the ValueEncoding of an object.
+/// each source store reported of a document, as the ValueEncoding of an object. Every `key`
+/// column holds a key's canonical text in the form ``SQLiteLedgerKey`` gives it (an INTEGER for an
+/// integer's own decimal text, TEXT otherwise), so those columns have no declared type.
 ///
-/// Version 2 differs from version 1 only in the states it writes (each distinct stamp once). It
-/// reads version 1's too, so opening a version 1 ledger just records the new number, which keeps
-/// older builds from misreading the new states.
+/// Version 2 differs from version 1 only in the states it writes (each distinct stamp once); it
+/// reads version 1's too. Version 3 stores integer keys as integers: opening an older ledger
+/// rewrites its four keyed tables once, in one transaction.
 enum SQLiteLedgerSchema {
-    static let version = 2
+    static let version = 3
     /// Versions this build opens; every one before ``version`` is upgraded in place.
-    static let readable = 1 ... 2
+    static let readable = 1 ... 3
 
     static let create = """
     CREATE TABLE IF NOT EXISTS ledger_meta(
@@ -24,7 +26,7 @@ enum SQLiteLedgerSchema {
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS documents(
         ns TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key NOT NULL,
         state BLOB NOT NULL,
         alive INTEGER NOT NULL,
         tombstone_time INTEGER,
@@ -34,7 +36,7 @@ enum SQLiteLedgerSchema {
     CREATE INDEX IF NOT EXISTS dead_documents ON documents(tombstone_time) WHERE alive = 0;
     CREATE TABLE IF NOT EXISTS history(
         ns TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key NOT NULL,
         time INTEGER NOT NULL,
         counter INTEGER NOT NULL,
         origin TEXT NOT NULL,
@@ -46,7 +48,7 @@ enum SQLiteLedgerSchema {
     CREATE TABLE IF NOT EXISTS writes(
         store TEXT NOT NULL,
         ns TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key NOT NULL,
         name TEXT NOT NULL,
         value BLOB,
         time INTEGER NOT NULL,
@@ -57,7 +59,7 @@ enum SQLiteLedgerSchema {
     CREATE TABLE IF NOT EXISTS images(
         store TEXT NOT NULL,
         ns TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key NOT NULL,
         image BLOB NOT NULL,
         PRIMARY KEY (store, ns, key)
     ) WITHOUT ROWID;
@@ -84,8 +86,17 @@ enum SQLiteLedgerSchema {
         payload TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
-    INSERT OR IGNORE INTO ledger_meta(name, value) VALUES ('schema_version', '2');
+    INSERT OR IGNORE INTO ledger_meta(name, value) VALUES ('schema_version', '3');
     """
+
+    /// The tables whose rows are keyed by a document key, with their columns: version 3 rewrote
+    /// their `key` column.
+    static let keyedTables: [(name: String, columns: [String])] = [
+        ("documents", ["ns", "key", "state", "alive", "tombstone_time", "attribute_count"]),
+        ("history", ["ns", "key", "time", "counter", "origin", "name", "kind", "value"]),
+        ("writes", ["store", "ns", "key", "name", "value", "time", "counter", "origin"]),
+        ("images", ["store", "ns", "key", "image"]),
+    ]
 
     /// Checks the version of an opened (and created if new) ledger and upgrades an older one.
     static func upgrade(_ db: SQLiteDatabase, path: String) throws {
@@ -93,8 +104,31 @@ enum SQLiteLedgerSchema {
         guard let found = Int(text), readable.contains(found) else {
             throw LedgerError("ledger \(path) has schema version \(text), this build reads versions \(readable.lowerBound)–\(readable.upperBound): use a newer deltabridge or move the ledger aside")
         }
-        if found < version {
+        guard found < version else { return }
+        try db.transaction {
+            // Another process may have upgraded it meanwhile: read again under the write lock.
+            let current = Int(try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "") ?? found
+            guard current < version else { return }
+            if current < 3 { try storeIntegerKeysAsIntegers(db) }
             try db.execute("UPDATE ledger_meta SET value = '\(version)' WHERE name = 'schema_version'")
+        }
+    }
+
+    /// Version 3: each keyed table is renamed, made again from ``create`` (which declares `key`
+    /// without a type) and filled with the old rows, their keys in ``SQLiteLedgerKey``'s form.
+    private static func storeIntegerKeysAsIntegers(_ db: SQLiteDatabase) throws {
+        for table in keyedTables {
+            try db.execute("ALTER TABLE \(table.name) RENAME TO \(table.name)_v2")
+        }
+        // The partial index went with the renamed documents table: dropped, so that `create`
+        // makes it on the new one.
+        try db.execute("DROP INDEX IF EXISTS dead_documents")
+        try db.execute(create)
+        for table in keyedTables {
+            let columns = table.columns.joined(separator: ", ")
+            let selected = table.columns.map { $0 == "key" ? SQLiteLedgerKey.sqlStoredForm(of: "key") : $0 }.joined(separator: ", ")
+            try db.execute("INSERT INTO \(table.name)(\(columns)) SELECT \(selected) FROM \(table.name)_v2")
+            try db.execute("DROP TABLE \(table.name)_v2")
         }
     }
 }

@@ -122,7 +122,7 @@ import Testing
         // Nothing recorded twice: each row's counter took 1 + updatesPerRow values, one history
         // entry each (a replay from a lost checkpoint would add entries with new stamps).
         let history = try DB.rows(ledgerPath(box, "crash"),
-                                  "SELECT DISTINCT c FROM (SELECT count(*) AS c FROM history WHERE ns = 'items' AND name = 'n' AND key != '0' GROUP BY key)")
+                                  "SELECT DISTINCT c FROM (SELECT count(*) AS c FROM history WHERE ns = 'items' AND name = 'n' AND key != 0 GROUP BY key)")
         #expect(history == [[i(Int64(1 + updatesPerRow))]], "history entries of n per row")
 
         // Nothing applied twice: a row can be written at most once per change of it, plus once

@@ -128,7 +128,7 @@ struct E2EPostgresDatabase {
         // Nothing recorded twice: every row's counter has the same number of history entries (a
         // replay recorded again would add entries, with new stamps, to the replayed rows only).
         let history = try DB.rows(ledgerPath(box, "pgcrash"),
-                                  "SELECT DISTINCT c FROM (SELECT count(*) AS c FROM history WHERE ns = 'items' AND name = 'n' AND key != '0' GROUP BY key)")
+                                  "SELECT DISTINCT c FROM (SELECT count(*) AS c FROM history WHERE ns = 'items' AND name = 'n' AND key != 0 GROUP BY key)")
         #expect(history.count == 1, "history entries of n per row differ between rows: \(history)")
 
         // Nothing applied twice beyond the one batch in flight at the kill (at-least-once, DESIGN §4).

@@ -1,5 +1,10 @@
 import DeltaCore
 import DeltaConnector
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An open snapshot of a PostgreSQL database: the replication slot was just created with
 /// `SNAPSHOT 'export'`, and a second connection imported that snapshot in a `REPEATABLE READ`
@@ -66,33 +71,57 @@ public final class PostgresSnapshotReader: SnapshotReader {
                 try PostgresAdmin.dropSlot(admin, config)
             }
 
-            let replication = try PGConnection.connect(url: config.url, replication: true, store: config.store)
-            let snapshot: PGConnection
-            let point: LSN
-            do throws(PostgresServerError) {
-                let command = replication.serverVersion >= 150000
-                    ? "CREATE_REPLICATION_SLOT \(config.slot) LOGICAL pgoutput (SNAPSHOT 'export')"
-                    : "CREATE_REPLICATION_SLOT \(config.slot) LOGICAL pgoutput EXPORT_SNAPSHOT"
-                let created = try replication.exec(command)
-                guard let p = created.value(0, 1).flatMap({ LSN($0) }), let name = created.value(0, 2) else {
-                    throw PostgresServerError(sqlState: "XX000", message: "CREATE_REPLICATION_SLOT returned no consistent point or snapshot name")
-                }
-                point = p
-                do {
-                    snapshot = try PGConnection.connect(url: config.url, replication: false, store: config.store)
+            var attempt = 1
+            while true {
+                let replication = try PGConnection.connect(url: config.url, replication: true, store: config.store)
+                do throws(PostgresServerError) {
+                    let (snapshot, point) = try createSlot(config, on: replication)
+                    return State(config: config, replication: replication, snapshot: snapshot, consistentPoint: point, catalog: catalog, schemas: schemas)
                 } catch {
-                    throw PostgresServerError(sqlState: "", message: "\(error)", connectionLost: true)
+                    replication.close()
+                    if error.sqlState == "53400" {
+                        throw ConnectorError(.permanent, "\(config.label): \(error.message) — raise max_replication_slots in postgresql.conf (and restart), or drop unused slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active)")
+                    }
+                    // A serialization failure ("initial slot snapshot too large" while many
+                    // transactions commit) leaves no slot behind, and a new attempt usually succeeds.
+                    if error.sqlState == "40001", attempt < Self.slotAttempts {
+                        config.warn("\(config.label): \(error.message) while creating replication slot '\(config.slot)' — trying again (\(attempt) of \(Self.slotAttempts))")
+                        usleep(UInt32(100_000 * attempt))
+                        attempt += 1
+                        continue
+                    }
+                    throw PostgresAdmin.mapped(error, config, doing: "creating replication slot '\(config.slot)' with an exported snapshot")
                 }
+            }
+        }
+
+        /// How often slot creation is tried when the server reports a serialization failure.
+        static let slotAttempts = 5
+
+        /// Creates the slot with an exported snapshot on `replication` and imports that snapshot
+        /// in a read-only repeatable-read transaction on a new connection.
+        private static func createSlot(_ config: PostgresStoreConfig, on replication: PGConnection) throws(PostgresServerError) -> (PGConnection, LSN) {
+            let command = replication.serverVersion >= 150000
+                ? "CREATE_REPLICATION_SLOT \(config.slot) LOGICAL pgoutput (SNAPSHOT 'export')"
+                : "CREATE_REPLICATION_SLOT \(config.slot) LOGICAL pgoutput EXPORT_SNAPSHOT"
+            let created = try replication.exec(command)
+            guard let point = created.value(0, 1).flatMap({ LSN($0) }), let name = created.value(0, 2) else {
+                throw PostgresServerError(sqlState: "XX000", message: "CREATE_REPLICATION_SLOT returned no consistent point or snapshot name")
+            }
+            let snapshot: PGConnection
+            do {
+                snapshot = try PGConnection.connect(url: config.url, replication: false, store: config.store)
+            } catch {
+                throw PostgresServerError(sqlState: "", message: "\(error)", connectionLost: true)
+            }
+            do throws(PostgresServerError) {
                 try snapshot.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 try snapshot.exec("SET TRANSACTION SNAPSHOT \(PostgresSQL.literal(name))")
             } catch {
-                replication.close()
-                if error.sqlState == "53400" {
-                    throw ConnectorError(.permanent, "\(config.label): \(error.message) — raise max_replication_slots in postgresql.conf (and restart), or drop unused slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active)")
-                }
-                throw PostgresAdmin.mapped(error, config, doing: "creating replication slot '\(config.slot)' with an exported snapshot")
+                snapshot.close()
+                throw error
             }
-            return State(config: config, replication: replication, snapshot: snapshot, consistentPoint: point, catalog: catalog, schemas: schemas)
+            return (snapshot, point)
         }
 
         func close() {
