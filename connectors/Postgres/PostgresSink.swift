@@ -497,10 +497,9 @@ public final class PostgresSink: SinkConnector {
                     let cached = schemas[patch.collection]
                     if cached == nil { try finish(&copy, &planned, patches, &results, conn) }
                     let shape = try cached ?? self.shape(patch.collection, conn)
-                    if var open = copy, open.table === shape, open.count < Self.rowsPerCopy, patch.expected == nil, patch.action != .delete {
-                        copy = nil
-                        let placed = try streamPlanning(i, patch, shape, &open, conn)
-                        copy = open
+                    if copy?.table === shape, let rows = copy?.count, rows < Self.rowsPerCopy, patch.expected == nil, patch.action != .delete {
+                        // Planned in place: the open COPY's buffers are not copied for each row.
+                        let placed = try streamPlanning(i, patch, shape, &copy!, conn)
                         switch placed {
                         case .sent: continue
                         case let .planned(p):
