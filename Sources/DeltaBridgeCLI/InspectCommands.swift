@@ -162,7 +162,8 @@ struct History: AsyncParsableCommand {
         }
         let ledger: SQLiteLedger
         do {
-            ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: true))
+            // Looked at, never upgraded: the daemon on it may be an older build.
+            ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: true, upgradesSchema: false))
         } catch {
             fail("\(error)")
         }
@@ -211,7 +212,8 @@ struct Resync: AsyncParsableCommand {
         guard config.flows.contains(where: { $0.name == flow }) else {
             fail("\(config.filePath): pipeline \(config.name) has no flow '\(flow)' — flows: \(config.flows.map(\.name).joined(separator: ", "))")
         }
-        let ledger = try SQLiteLedger(path: config.ledgerPath)
+        // Only checkpoints change: the ledger is upgraded by the next `run`, not here.
+        let ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(upgradesSchema: false))
         try ledger.deleteCheckpoints(pipeline: config.name, scopePrefix: flow + "/")
         print("flow \(flow) of pipeline \(config.name) will snapshot on its next run")
     }

@@ -17,11 +17,16 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
         /// The writer's page cache (the reader's is a quarter of it). 24 MiB of 16 KiB pages kept
         /// a PostgreSQL benchmark's peak RSS at 127 MiB where 32 MiB reached 143, at the same speed.
         public var cacheMegabytes: Int
+        /// Whether opening upgrades an older ledger's schema in place. Commands that only look at
+        /// a ledger leave it as it is: the daemon running on it may be an older build, which
+        /// would go on writing the older form into the upgraded tables.
+        public var upgradesSchema: Bool
 
-        public init(keepHistory: Bool = false, fullSync: Bool = false, cacheMegabytes: Int = 24) {
+        public init(keepHistory: Bool = false, fullSync: Bool = false, cacheMegabytes: Int = 24, upgradesSchema: Bool = true) {
             self.keepHistory = keepHistory
             self.fullSync = fullSync
             self.cacheMegabytes = cacheMegabytes
+            self.upgradesSchema = upgradesSchema
         }
     }
 
@@ -31,6 +36,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public let path: String
     public let options: Options
+    /// Whether keys are stored in schema 3's form (``SQLiteLedgerKey``); false only for an older
+    /// ledger opened without ``Options/upgradesSchema``.
+    let integerKeys: Bool
     private let connection: Mutex<Connection>
     /// A second connection for document reads, so that they proceed while a commit is being
     /// written (WAL readers never wait for the writer); they see the last committed state.
@@ -56,11 +64,11 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             // change, so that cost 5–8 % of a PostgreSQL backlog's bridge CPU. Off, as upstream.
             try db.execute("PRAGMA secure_delete=OFF")
             try db.execute(SQLiteLedgerSchema.create)
-            try SQLiteLedgerSchema.upgrade(db, path: path)
+            integerKeys = try SQLiteLedgerSchema.open(db, path: path, upgrading: options.upgradesSchema) >= 3
         } catch let error as SQLiteError {
             throw LedgerError("cannot open ledger \(path): \(error.message) — check that the folder exists and is writable")
         }
-        connection = Mutex(try Connection(db, keepHistory: options.keepHistory))
+        connection = Mutex(try Connection(db, keepHistory: options.keepHistory, integerKeys: integerKeys))
         if path == ":memory:" || path.isEmpty {
             reader = Mutex(nil)
             checkpointer = nil
@@ -77,7 +85,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             do {
                 let readDB = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 30_000)
                 try readDB.execute("PRAGMA cache_size=-\(max(1, options.cacheMegabytes / 4) * 1024)")
-                reader = Mutex(try Connection(readDB, keepHistory: options.keepHistory))
+                reader = Mutex(try Connection(readDB, keepHistory: options.keepHistory, integerKeys: integerKeys))
             } catch let error as SQLiteError {
                 throw LedgerError("cannot open ledger \(path) for reading: \(error.message) — check that the file is readable")
             }
@@ -156,7 +164,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
                 SELECT name, kind, value, time, counter, origin FROM history
                 WHERE ns = ? AND key = ? ORDER BY time, counter, origin, name
                 """)
-            try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(key)])
+            try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(key, integerKeys: integerKeys)])
             var out = [Delta]()
             while try s.step() {
                 let stamp = Stamp(time: s.int64(3), counter: UInt32(truncatingIfNeeded: s.int64(4)), origin: StoreID(s.text(5)))
@@ -207,7 +215,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             let s: SQLiteStatement
             if let after {
                 s = try c.db.prepare("SELECT key FROM documents WHERE ns = ? AND key > ? ORDER BY key LIMIT ?")
-                try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(after), .int(Int64(limit))])
+                try s.bind([.text(namespace.name), SQLiteLedgerKey.binding(after, integerKeys: integerKeys), .int(Int64(limit))])
             } else {
                 s = try c.db.prepare("SELECT key FROM documents WHERE ns = ? ORDER BY key LIMIT ?")
                 try s.bind([.text(namespace.name), .int(Int64(limit))])

@@ -6,6 +6,8 @@ extension SQLiteLedger {
     final class Connection {
         let db: SQLiteDatabase
         let keepHistory: Bool
+        /// Keys in schema 3's form (``SQLiteLedgerKey``), else all as text.
+        let integerKeys: Bool
         let selectDocument: SQLiteStatement
         let upsertDocument: SQLiteStatement
         let insertHistory: SQLiteStatement
@@ -18,9 +20,10 @@ extension SQLiteLedger {
         let upsertImage: SQLiteStatement
         let deleteImage: SQLiteStatement
 
-        init(_ db: SQLiteDatabase, keepHistory: Bool) throws {
+        init(_ db: SQLiteDatabase, keepHistory: Bool, integerKeys: Bool) throws {
             self.db = db
             self.keepHistory = keepHistory
+            self.integerKeys = integerKeys
             selectDocument = try db.prepare("SELECT state FROM documents WHERE ns = ? AND key = ?")
             upsertDocument = try db.prepare("""
                 INSERT INTO documents(ns, key, state, alive, tombstone_time, attribute_count) VALUES (?, ?, ?, ?, ?, ?)
@@ -77,7 +80,7 @@ extension SQLiteLedger {
                     // Reset while the bound bytes are still alive.
                     defer { s.resetKeepingBindings() }
                     try s.bindInPlace(1, textBytes: name)
-                    try SQLiteLedgerKey.bindInPlace(s, 2, canonical)
+                    try SQLiteLedgerKey.bindInPlace(s, 2, canonical, integerKeys: integerKeys)
                     return try s.step() ? s.blob(0) : nil
                 }
             }
@@ -92,7 +95,7 @@ extension SQLiteLedger {
         func loadImage(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: Value]? {
             let s = selectImage
             defer { s.reset() }
-            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key)])
+            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key, integerKeys: integerKeys)])
             guard try s.step() else { return nil }
             guard case let .object(image) = try Self.decode(s.blob(0)) else {
                 throw LedgerError("ledger holds a damaged store image for \(namespace)/\(key); restore the ledger or resync")
@@ -103,7 +106,7 @@ extension SQLiteLedger {
         func loadWrites(store: StoreID, _ namespace: Namespace, _ key: DocumentKey) throws -> [AttributeName: AttributeState] {
             let s = selectWrites
             defer { s.reset() }
-            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key)])
+            try s.bind([.text(store.name), .text(namespace.name), SQLiteLedgerKey.binding(key, integerKeys: integerKeys)])
             var out = [AttributeName: AttributeState]()
             while try s.step() {
                 let stamp = Stamp(time: s.int64(2), counter: UInt32(truncatingIfNeeded: s.int64(3)), origin: StoreID(s.text(4)))
@@ -161,10 +164,10 @@ extension SQLiteLedger {
             for w in batch.writes { try storeWrite(w) }
             for i in batch.images {
                 if let image = i.image {
-                    try upsertImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key),
+                    try upsertImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key, integerKeys: integerKeys),
                                          .blob(ValueEncoding.encode(.object(image)))])
                 } else {
-                    try deleteImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key)])
+                    try deleteImage.run([.text(i.store.name), .text(i.namespace.name), SQLiteLedgerKey.binding(i.key, integerKeys: integerKeys)])
                 }
             }
             for c in batch.checkpoints { try storeCheckpoint(c) }
@@ -190,7 +193,7 @@ extension SQLiteLedger {
                         // Reset while the bound bytes are still alive.
                         defer { s.resetKeepingBindings() }
                         try s.bindInPlace(1, textBytes: namespace)
-                        try SQLiteLedgerKey.bindInPlace(s, 2, key)
+                        try SQLiteLedgerKey.bindInPlace(s, 2, key, integerKeys: integerKeys)
                         try s.bindInPlace(3, blobBytes: encoded)
                         try s.bind(4, state.isAlive ? 1 : 0)
                         if let tomb = state.tombstone { try s.bind(5, tomb.time) } else { try s.bindNull(5) }
@@ -207,12 +210,12 @@ extension SQLiteLedger {
             case let .unset(n): (n, 1, .blob([]))
             case .tombstone: ("", 2, .blob([]))
             }
-            try insertHistory.run([.text(d.namespace.name), SQLiteLedgerKey.binding(d.key), .int(d.stamp.time), .int(Int64(d.stamp.counter)),
+            try insertHistory.run([.text(d.namespace.name), SQLiteLedgerKey.binding(d.key, integerKeys: integerKeys), .int(d.stamp.time), .int(Int64(d.stamp.counter)),
                                    .text(d.stamp.origin.name), .text(name), .int(kind), value])
         }
 
         private func storeWrite(_ w: WriteRecord) throws {
-            try upsertWrite.run([.text(w.store.name), .text(w.namespace.name), SQLiteLedgerKey.binding(w.key), .text(w.attribute),
+            try upsertWrite.run([.text(w.store.name), .text(w.namespace.name), SQLiteLedgerKey.binding(w.key, integerKeys: integerKeys), .text(w.attribute),
                                  w.value.map { .blob(ValueEncoding.encode($0)) } ?? .null,
                                  .int(w.stamp.time), .int(Int64(w.stamp.counter)), .text(w.stamp.origin.name)])
         }

@@ -39,16 +39,17 @@ enum SQLiteLedgerKey {
         return text.withUTF8 { integer($0) }
     }
 
-    /// The value to bind for `key` in a `key` column.
-    static func binding(_ key: DocumentKey) -> SQLiteStatement.Binding {
-        if let number = integer(key.canonical) { return .int(number) }
+    /// The value to bind for `key` in a `key` column (`integerKeys` false: a ledger older than
+    /// schema 3, where every key is text).
+    static func binding(_ key: DocumentKey, integerKeys: Bool) -> SQLiteStatement.Binding {
+        if integerKeys, let number = integer(key.canonical) { return .int(number) }
         return .text(key.canonical)
     }
 
     /// Binds a key's canonical text at `index`: an integer by value, other text in place (the
     /// rule of ``SQLiteSupport/SQLiteStatement/bindInPlace(_:textBytes:)`` applies to `utf8`).
-    static func bindInPlace(_ statement: SQLiteStatement, _ index: Int32, _ utf8: UnsafeBufferPointer<UInt8>) throws {
-        if let number = integer(utf8) {
+    static func bindInPlace(_ statement: SQLiteStatement, _ index: Int32, _ utf8: UnsafeBufferPointer<UInt8>, integerKeys: Bool) throws {
+        if integerKeys, let number = integer(utf8) {
             try statement.bind(index, number)
         } else {
             try statement.bindInPlace(index, textBytes: utf8)

@@ -98,19 +98,21 @@ enum SQLiteLedgerSchema {
         ("images", ["store", "ns", "key", "image"]),
     ]
 
-    /// Checks the version of an opened (and created if new) ledger and upgrades an older one.
-    static func upgrade(_ db: SQLiteDatabase, path: String) throws {
+    /// Checks the version of an opened (and created if new) ledger, upgrades an older one when
+    /// `upgrading`, and returns the version the ledger now has.
+    static func open(_ db: SQLiteDatabase, path: String, upgrading: Bool) throws -> Int {
         let text = try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "none"
         guard let found = Int(text), readable.contains(found) else {
             throw LedgerError("ledger \(path) has schema version \(text), this build reads versions \(readable.lowerBound)–\(readable.upperBound): use a newer deltabridge or move the ledger aside")
         }
-        guard found < version else { return }
-        try db.transaction {
+        guard found < version, upgrading else { return found }
+        return try db.transaction {
             // Another process may have upgraded it meanwhile: read again under the write lock.
             let current = Int(try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") ?? "") ?? found
-            guard current < version else { return }
+            guard current < version else { return current }
             if current < 3 { try storeIntegerKeysAsIntegers(db) }
             try db.execute("UPDATE ledger_meta SET value = '\(version)' WHERE name = 'schema_version'")
+            return version
         }
     }
 

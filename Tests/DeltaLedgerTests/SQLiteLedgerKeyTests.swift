@@ -101,7 +101,7 @@ struct SQLiteLedgerKeyTests {
         #expect(seen == (-3 ..< 22).map(String.init) + texts.sorted())
     }
 
-    @Test("a version 2 ledger's text keys become integers where the rule says, and everything reads back")
+    @Test("a version 2 ledger is read as it is by commands that only look, and upgraded by the others: its integer keys become integers")
     func upgradeFromTextKeys() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("ledger.sqlite")
@@ -137,6 +137,17 @@ struct SQLiteLedgerKeyTests {
             for table in SQLiteLedgerSchema.keyedTables {
                 #expect(try db.scalarInt("SELECT count(*) FROM \(table.name) WHERE typeof(key) <> 'text'") == 0)
             }
+        }
+        do {
+            // Looked at without an upgrade (as `lag` and `history` do, a daemon of an older build
+            // may be running on it): it stays version 2 and is read by its text keys.
+            let looking = try SQLiteLedger(path: path, options: .init(keepHistory: true, upgradesSchema: false))
+            #expect(try looking.stateList(ns, keys) == before)
+            #expect(try looking.history(ns, keys[0]).first?.change == .set("n", .int(0)))
+            #expect(try looking.writes(store: "b", ns, keys[2])["n"]?.value == .int(2))
+            #expect(try looking.keys(ns, after: nil, limit: 10).map(\.canonical) == ["-5", "007", "1", "10", "2", "abc"])
+            let db = try SQLiteDatabase(path: path)
+            #expect(try db.scalarText("SELECT value FROM ledger_meta WHERE name = 'schema_version'") == "2")
         }
         let ledger = try SQLiteLedger(path: path, options: .init(keepHistory: true))
         #expect(try ledger.stateList(ns, keys) == before)

@@ -32,7 +32,8 @@ public enum LagInspector {
             }
             return rows
         }
-        let ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: config.options.history))
+        // Looked at, never upgraded: the daemon on it may be an older build.
+        let ledger = try SQLiteLedger(path: config.ledgerPath, options: .init(keepHistory: config.options.history, upgradesSchema: false))
         for flow in config.flows {
             for store in flow.direction.sources {
                 let scope = "\(flow.name)/\(store.name)"
