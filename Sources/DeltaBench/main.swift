@@ -19,7 +19,8 @@ suites:
   postgres PG→PG through the engine and PostgreSQL's own logical replication in the same run:
            snapshot rows/s, streamed events/s, lag p50/p99 at a steady rate, peak RSS, ratios
            (--source-url/--target-url, default DELTABRIDGE_PG_URL; scripts/bench-postgres.sh
-           starts two private clusters; --rows --updates --inserts --deletes --rate --lag-seconds)
+           starts two private clusters; --rows --updates --inserts --deletes --rate --lag-seconds
+           --snapshot-batch-size, default 8000)
   mariadb  MariaDB→PostgreSQL (needs DELTABRIDGE_MARIADB_URL, DELTABRIDGE_PG_URL)
   mongodb  PG→Mongo and Mongo→PG, with the server-alone rate (needs DELTABRIDGE_MONGO_URL, DELTABRIDGE_PG_URL)
   couchdb  CouchDB→SQLite, with the server's raw _bulk_docs rate (needs DELTABRIDGE_COUCHDB_URL)

@@ -67,6 +67,8 @@ struct ConfigErrorTests {
               line: 3, ["batch_size must be a whole number from 1 to 100000, got 'lots'", "batch_size: 1000"]),
         .init(label: "batch_size out of range", yaml: "pipeline: t\noptions:\n  batch_size: 0\n",
               line: 3, ["batch_size must be a whole number from 1 to 100000, got '0'"]),
+        .init(label: "snapshot_batch_size out of range", yaml: "pipeline: t\noptions:\n  snapshot_batch_size: 200000\n",
+              line: 3, ["snapshot_batch_size must be a whole number from 1 to 100000, got '200000'", "snapshot_batch_size: 8000"]),
         .init(label: "max_clock_skew not a duration", yaml: "pipeline: t\noptions:\n  max_clock_skew: soon\n",
               line: 3, ["max_clock_skew must be a duration (500ms, 5s, 2m, 1h, 7d or a number of seconds), got 'soon'", "max_clock_skew: 5s"]),
         .init(label: "tombstone_retention zero", yaml: "pipeline: t\noptions:\n  tombstone_retention: 0s\n",

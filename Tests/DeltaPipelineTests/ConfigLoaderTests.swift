@@ -108,6 +108,7 @@ struct ConfigLoaderTests {
         #expect(config.options.tombstoneRetention == 604_800_000_000)
         #expect(config.options.history == false)
         #expect(config.options.batchSize == 1000)
+        #expect(config.options.snapshotBatchSize == nil && config.options.snapshotChunkSize == 1000)
         #expect(config.stores.allSatisfy { $0.batchSize == 1000 })
         let people = try #require(config.flows.first?.collections.first)
         #expect(people.include == nil)
@@ -126,6 +127,7 @@ struct ConfigLoaderTests {
               tombstone_retention: 36h
               history: yes
               batch_size: 5
+              snapshot_batch_size: 12
             stores:
               pg: { type: postgres, url: "postgres://localhost/app", password: }
               a: { type: sqlite, path: /abs/a.db, journal: wal }
@@ -155,7 +157,8 @@ struct ConfigLoaderTests {
         #expect(config.stateDirectory == parent + "/state")
         #expect(config.ledgerPath == "/var/lib/deltabridge/copy.sqlite")
         #expect(config.options == PipelineOptions(maxClockSkew: 500_000, tombstoneRetention: 36 * 3_600_000_000,
-                                                  history: true, batchSize: 5))
+                                                  history: true, batchSize: 5, snapshotBatchSize: 12))
+        #expect(config.options.snapshotChunkSize == 12)
         #expect(config.stores.map(\.name.name) == ["pg", "a", "b"])
         #expect(config.store(named: "pg")?.values == ["url": "postgres://localhost/app", "password": ""])
         #expect(config.store(named: "a")?.values == ["path": "/abs/a.db", "journal": "wal"])

@@ -66,30 +66,13 @@ struct EngineOverlapTests {
     }
 
     func runPipeline(_ changes: [RowChange], twoWay: Bool) async throws -> Run {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("overlap-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let flow = twoWay ? "two_way: [src, dst]" : "from: src\n    to: dst"
-        let yaml = """
-        pipeline: overlap
-        stores:
-          src: { type: memory }
-          dst: { type: memory }
-        flows:
-          - name: f
-            \(flow)
-            collections:
-              - namespace: items
-                stores:
-                  src: { table: items, key: id }
-                  dst: { table: items, key: id }
-        """
-        let file = dir + "/p.yaml"
-        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        let folder = try EngineTestFolder()
+        defer { folder.remove() }
         let factory = MemoryFactory(changes: changes)
         let registry = ConnectorRegistry([factory])
-        let config = try PipelineLoader.load(file: file, environment: [:], storeTypes: registry.storeTypes)
-        let ledger = HeldCommitLedger(try SQLiteLedger(path: dir + "/ledger.sqlite"), streamed: changes.count)
+        let config = try folder.pipeline("overlap", storeType: "memory", flow: twoWay ? "two_way: [src, dst]" : "from: src\n    to: dst",
+                                         registry: registry)
+        let ledger = HeldCommitLedger(try SQLiteLedger(path: folder.path + "/ledger.sqlite"), streamed: changes.count)
         let engine = try PipelineEngine(config: config, registry: registry, logger: Logger(label: "test"), ledger: ledger)
         let summary = try await engine.runOnce()
         let sink = factory.sinks.withLock { $0["dst"]! }

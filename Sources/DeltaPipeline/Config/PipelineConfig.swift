@@ -49,7 +49,7 @@ public struct PipelineConfig: Sendable {
 /// The tunables of a pipeline (`options:`), with the documented defaults.
 ///
 /// Invariants (when loaded): durations are in microseconds and non-negative, `tombstoneRetention`
-/// is positive, and `batchSize` is in `1...100_000`.
+/// is positive, and `batchSize` and `snapshotBatchSize` are in `1...100_000`.
 public struct PipelineOptions: Sendable, Hashable {
     /// Stamps further ahead of the bridge's clock than this are clamped (rule 5). Default 5 s.
     public var maxClockSkew: Int64
@@ -59,6 +59,12 @@ public struct PipelineOptions: Sendable, Hashable {
     public var history: Bool
     /// Changes per batch. Default 1000.
     public var batchSize: Int
+    /// Rows per snapshot chunk (each chunk is one batch); nil: ``batchSize``. Fewer, larger
+    /// batches make a snapshot faster, at the cost of memory while it runs.
+    public var snapshotBatchSize: Int?
+
+    /// The rows per snapshot chunk in effect.
+    public var snapshotChunkSize: Int { snapshotBatchSize ?? batchSize }
 
     public static let defaultMaxClockSkew: Int64 = 5_000_000
     public static let defaultTombstoneRetention: Int64 = 7 * 86_400 * 1_000_000
@@ -68,11 +74,13 @@ public struct PipelineOptions: Sendable, Hashable {
     public init(maxClockSkew: Int64 = PipelineOptions.defaultMaxClockSkew,
                 tombstoneRetention: Int64 = PipelineOptions.defaultTombstoneRetention,
                 history: Bool = false,
-                batchSize: Int = PipelineOptions.defaultBatchSize) {
+                batchSize: Int = PipelineOptions.defaultBatchSize,
+                snapshotBatchSize: Int? = nil) {
         self.maxClockSkew = maxClockSkew
         self.tombstoneRetention = tombstoneRetention
         self.history = history
         self.batchSize = batchSize
+        self.snapshotBatchSize = snapshotBatchSize
     }
 }
 

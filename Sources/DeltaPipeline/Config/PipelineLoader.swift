@@ -243,7 +243,7 @@ private struct ConfigReader {
 
     func readOptions(_ entry: ConfigEntry) throws -> PipelineOptions {
         let o = try fields(entry.value, context: "options", line: entry.keyLine,
-                           known: ["max_clock_skew", "tombstone_retention", "history", "batch_size"])
+                           known: ["max_clock_skew", "tombstone_retention", "history", "batch_size", "snapshot_batch_size"])
         var options = PipelineOptions()
         if let e = o["max_clock_skew"] {
             options.maxClockSkew = try duration(e, what: "max_clock_skew", example: "5s", allowZero: true)
@@ -261,15 +261,23 @@ private struct ConfigReader {
             }
         }
         if let e = o["batch_size"] {
-            let raw = try string(e, what: "batch_size", example: "batch_size: 1000")
-            let range = PipelineOptions.batchSizeRange
-            guard raw.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(raw), range.contains(n) else {
-                throw error(e.valueLine, "batch_size must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(quoted(raw))",
-                            "write e.g. `batch_size: 1000`")
-            }
-            options.batchSize = n
+            options.batchSize = try batchSize(e, what: "batch_size", example: "1000")
+        }
+        if let e = o["snapshot_batch_size"] {
+            options.snapshotBatchSize = try batchSize(e, what: "snapshot_batch_size", example: "8000")
         }
         return options
+    }
+
+    /// A whole number in ``PipelineOptions/batchSizeRange``.
+    func batchSize(_ e: ConfigEntry, what: String, example: String) throws -> Int {
+        let raw = try string(e, what: what, example: "\(what): \(example)")
+        let range = PipelineOptions.batchSizeRange
+        guard raw.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(raw), range.contains(n) else {
+            throw error(e.valueLine, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(quoted(raw))",
+                        "write e.g. `\(what): \(example)`")
+        }
+        return n
     }
 
     func duration(_ e: ConfigEntry, what: String, example: String, allowZero: Bool) throws -> Int64 {

@@ -345,7 +345,7 @@ public final class PipelineEngine: Sendable {
                 status.phase = .snapshot
                 status.snapshotDone = 0
                 status.snapshotTotal = total
-                let limit = config.options.batchSize
+                let limit = config.options.snapshotChunkSize
                 let ledger = self.ledger
                 for collection in collections {
                     // A one-way flow's namespace has one writer, this source; while the ledger
