@@ -83,9 +83,11 @@ public final class PostgresSnapshotReader: SnapshotReader {
                         throw ConnectorError(.permanent, "\(config.label): \(error.message) — raise max_replication_slots in postgresql.conf (and restart), or drop unused slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active)")
                     }
                     // A serialization failure ("initial slot snapshot too large" while many
-                    // transactions commit) leaves no slot behind, and a new attempt usually succeeds.
+                    // transactions commit) is worth a new attempt, which usually succeeds; a slot
+                    // left by a later step of this one is dropped first.
                     if error.sqlState == "40001", attempt < Self.slotAttempts {
                         config.warn("\(config.label): \(error.message) while creating replication slot '\(config.slot)' — trying again (\(attempt) of \(Self.slotAttempts))")
+                        if (try? PostgresAdmin.slot(admin, config.slot)) != nil { try PostgresAdmin.dropSlot(admin, config) }
                         usleep(UInt32(100_000 * attempt))
                         attempt += 1
                         continue
