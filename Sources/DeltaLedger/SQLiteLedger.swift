@@ -61,7 +61,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             try db.execute("PRAGMA cache_size=-\(options.cacheMegabytes * 1024)")
             try db.execute("PRAGMA temp_store=MEMORY")
             // Debian builds SQLite to zero every freed byte; the ledger replaces a state at each
-            // change, so that cost 5–8 % of a PostgreSQL backlog's bridge CPU. Off, as upstream.
+            // change, so that cost 2–11 % of a PostgreSQL backlog's bridge CPU. Off, as upstream.
             try db.execute("PRAGMA secure_delete=OFF")
             try db.execute(SQLiteLedgerSchema.create)
             integerKeys = try SQLiteLedgerSchema.open(db, path: path, upgrading: options.upgradesSchema) >= 3
